@@ -1,0 +1,211 @@
+"""A fitted ``IsolationForest`` compiled to flat node arrays and a numba kernel.
+
+scikit-learn spends about 9 ms per ``score_samples`` call on input checks and a
+joblib dispatch per tree, whatever the number of rows. Here all trees are laid
+end to end in a few contiguous arrays once, at load time, and one jitted loop
+walks them.
+
+Layout: nodes are renumbered breadth-first so that a node's right child is
+``child + 1``; leaves point to themselves and always compare true, so every row
+takes exactly ``max_depth`` steps per tree. With no data-dependent loop exit,
+the kernel advances a block of rows in lockstep and the CPU overlaps their
+memory loads, which is what makes it faster than scikit-learn's Cython on
+batches as well as on single rows. The arithmetic mirrors scikit-learn's exactly: inputs are cast to
+float32 before comparison, each tree adds ``(node depth + average path length
+of its leaf) - 1`` in tree order, and the score is ``2 ** -(depth / (n_trees *
+c(max_samples)))``. Tests hold this equal to ``-IsolationForest.score_samples``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+from sklearn.ensemble import IsolationForest
+from sklearn.ensemble._iforest import _average_path_length
+
+_LEAF = -1
+
+
+@dataclass(frozen=True)
+class CompiledForest:
+    """All trees of one forest as flat arrays; tree ``t`` starts at node ``roots[t]``."""
+
+    roots: np.ndarray  # int32 (n_trees,)
+    max_depth: np.ndarray  # int32 (n_trees,)
+    feature: np.ndarray  # int32 (n_nodes,): column of the *full* input, not the tree's subset
+    threshold: np.ndarray  # float64 (n_nodes,); +inf at leaves
+    child: np.ndarray  # int32 (n_nodes,): left child; right child is child + 1; self at leaves
+    missing_left: np.ndarray  # bool (n_nodes,): where NaN goes, as scikit-learn decided
+    leaf_depth: np.ndarray  # float64 (n_nodes,): path length contribution at a leaf
+    denominator: float
+    n_features: int
+
+    def anomaly_scores(self, rows: np.ndarray) -> np.ndarray:
+        """Anomaly scores (``-score_samples``) of a 2-D array of model inputs.
+
+        Args:
+            rows: shape (n_rows, n_features), already preprocessed.
+
+        Returns:
+            float64 array of shape (n_rows,), each in (0, 1].
+        """
+        inputs = np.ascontiguousarray(rows, dtype=np.float32)
+        if inputs.ndim != 2 or inputs.shape[1] != self.n_features:
+            raise ValueError(f"expected shape (n, {self.n_features}), got {inputs.shape}")
+        out = np.empty(inputs.shape[0], dtype=np.float64)
+        kernel = _score_rows if inputs.shape[0] >= _BLOCK_ROWS else _score_few_rows
+        kernel(
+            inputs,
+            self.roots,
+            self.max_depth,
+            self.feature,
+            self.threshold,
+            self.child,
+            self.missing_left,
+            self.leaf_depth,
+            self.denominator,
+            out,
+        )
+        return out
+
+    @property
+    def n_nodes(self) -> int:
+        return int(self.feature.shape[0])
+
+
+def compile_forest(forest: IsolationForest) -> CompiledForest:
+    """Flatten a fitted IsolationForest.
+
+    Args:
+        forest: a fitted ``sklearn.ensemble.IsolationForest``.
+
+    Returns:
+        The compiled forest, scoring exactly like ``-forest.score_samples``.
+    """
+    parts: dict[str, list[np.ndarray]] = {
+        k: [] for k in ("feature", "threshold", "child", "missing_left", "leaf_depth")
+    }
+    roots, max_depths = [], []
+    offset = 0
+    for tree_estimator, columns, path_lengths, average_lengths in zip(
+        forest.estimators_,
+        forest.estimators_features_,
+        forest._decision_path_lengths,
+        forest._average_path_length_per_tree,
+        strict=True,
+    ):
+        tree = tree_estimator.tree_
+        order, new_id = _breadth_first(tree.children_left, tree.children_right)
+        is_leaf = tree.children_left[order] == _LEAF
+        columns = np.asarray(columns, dtype=np.int64)
+        new_nodes = np.arange(len(order)) + offset
+        left_new = new_id[np.maximum(tree.children_left[order], 0)] + offset
+        roots.append(offset)
+        max_depths.append(tree.max_depth)
+        parts["feature"].append(np.where(is_leaf, 0, columns[np.maximum(tree.feature[order], 0)]))
+        parts["threshold"].append(np.where(is_leaf, np.inf, tree.threshold[order]))
+        parts["child"].append(np.where(is_leaf, new_nodes, left_new))
+        # NaN at a leaf must stay put: "missing goes left" is child + 0 = itself.
+        parts["missing_left"].append(np.where(is_leaf, True, tree.missing_go_to_left[order] != 0))
+        # Same expression and order as scikit-learn, so the floats are identical.
+        parts["leaf_depth"].append((path_lengths + average_lengths - 1.0)[order])
+        offset += tree.node_count
+    denominator = float(len(forest.estimators_) * _average_path_length([forest._max_samples])[0])
+    return CompiledForest(
+        roots=np.asarray(roots, dtype=np.int32),
+        max_depth=np.asarray(max_depths, dtype=np.int32),
+        feature=np.concatenate(parts["feature"]).astype(np.int32),
+        threshold=np.concatenate(parts["threshold"]).astype(np.float64),
+        child=np.concatenate(parts["child"]).astype(np.int32),
+        missing_left=np.concatenate(parts["missing_left"]).astype(np.bool_),
+        leaf_depth=np.concatenate(parts["leaf_depth"]).astype(np.float64),
+        denominator=denominator,
+        n_features=int(forest.n_features_in_),
+    )
+
+
+def _breadth_first(left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(old ids in breadth-first order, new id of each old id), siblings adjacent."""
+    order = [0]
+    cursor = 0
+    while cursor < len(order):
+        node = order[cursor]
+        cursor += 1
+        if left[node] != _LEAF:
+            order.append(int(left[node]))
+            order.append(int(right[node]))
+    order_array = np.asarray(order, dtype=np.int64)
+    new_id = np.empty(len(order_array), dtype=np.int64)
+    new_id[order_array] = np.arange(len(order_array))
+    return order_array, new_id
+
+
+_BLOCK_ROWS = 16
+_BLOCK_TREES = 16
+
+
+@numba.njit(cache=True, nogil=True)
+def _score_rows(
+    inputs, roots, max_depth, feature, threshold, child, missing_left, leaf_depth, denominator, out
+):  # pragma: no cover - compiled by numba; covered through CompiledForest in tests
+    n_rows = inputs.shape[0]
+    depth = np.zeros(n_rows, dtype=np.float64)
+    nodes = np.empty(_BLOCK_ROWS, dtype=np.int32)
+    for tree in range(roots.shape[0]):
+        root = roots[tree]
+        steps = max_depth[tree]
+        for start in range(0, n_rows, _BLOCK_ROWS):
+            block = min(start + _BLOCK_ROWS, n_rows) - start
+            for j in range(block):
+                nodes[j] = root
+            for _ in range(steps):
+                for j in range(block):
+                    node = nodes[j]
+                    value = inputs[start + j, feature[node]]
+                    go_right = not (value <= threshold[node])
+                    if np.isnan(value):
+                        go_right = not missing_left[node]
+                    nodes[j] = child[node] + go_right
+            # Each row adds its trees in tree order, as scikit-learn does.
+            for j in range(block):
+                depth[start + j] += leaf_depth[nodes[j]]
+    for row in range(n_rows):
+        if denominator != 0.0:
+            out[row] = 2.0 ** (-(depth[row] / denominator))
+        else:
+            # scikit-learn's convention for a forest fit on a single sample.
+            out[row] = 1.0
+
+
+@numba.njit(cache=True, nogil=True)
+def _score_few_rows(
+    inputs, roots, max_depth, feature, threshold, child, missing_left, leaf_depth, denominator, out
+):  # pragma: no cover - compiled by numba; covered through CompiledForest in tests
+    # For one row there are no other rows to overlap with, so a block of trees
+    # advances in lockstep instead; their leaves are still added in tree order.
+    n_trees = roots.shape[0]
+    nodes = np.empty(_BLOCK_TREES, dtype=np.int32)
+    for row in range(inputs.shape[0]):
+        depth = 0.0
+        for first in range(0, n_trees, _BLOCK_TREES):
+            block = min(first + _BLOCK_TREES, n_trees) - first
+            steps = 0
+            for k in range(block):
+                nodes[k] = roots[first + k]
+                steps = max(steps, max_depth[first + k])
+            for _ in range(steps):
+                for k in range(block):
+                    node = nodes[k]
+                    value = inputs[row, feature[node]]
+                    go_right = not (value <= threshold[node])
+                    if np.isnan(value):
+                        go_right = not missing_left[node]
+                    nodes[k] = child[node] + go_right
+            for k in range(block):
+                depth += leaf_depth[nodes[k]]
+        if denominator != 0.0:
+            out[row] = 2.0 ** (-(depth / denominator))
+        else:
+            out[row] = 1.0

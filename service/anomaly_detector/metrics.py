@@ -1,0 +1,182 @@
+"""Prometheus metrics owned by one app instance.
+
+Every metric is registered on the ``CollectorRegistry`` passed in, never on the
+process-global default registry, so tests can build a fresh registry per app
+and assert on ``registry.get_sample_value(...)``.
+
+HTTP metrics follow the RED convention (``http_requests_total``,
+``http_request_duration_seconds``) and are labelled by *route template*
+(``/prediction``, not the raw path); any path that matches no route is counted
+under the single label value ``UNMATCHED_ROUTE`` so that a scanner cannot
+create unbounded series. Domain metrics carry the ``anomaly_detector_`` prefix.
+"""
+
+from __future__ import annotations
+
+import time
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+UNMATCHED_ROUTE = "<unmatched>"
+
+# Millisecond-scale service: most requests finish in well under 10 ms, so the
+# buckets resolve 250 us .. 100 ms finely and keep a few coarse ones for stalls.
+LATENCY_BUCKETS_SECONDS = (
+    0.00025, 0.0005, 0.00075, 0.001, 0.0015, 0.002, 0.003, 0.005, 0.0075,
+    0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+)  # fmt: skip
+
+# Isolation Forest scores live in (0, 1]; the usual boundary is 0.45..0.65, so
+# buckets are 0.02 wide there and coarse elsewhere.
+ANOMALY_SCORE_BUCKETS = (
+    0.30, 0.35, 0.40, 0.42, 0.44, 0.46, 0.48, 0.50, 0.52, 0.54, 0.56, 0.58,
+    0.60, 0.62, 0.64, 0.66, 0.68, 0.70, 0.75, 0.80, 0.90, 1.0,
+)  # fmt: skip
+
+REFERENCE_QUANTILES = ("0.5", "0.9", "0.99")
+
+# Reasons a request is rejected before scoring; each is a label value of
+# anomaly_detector_rejected_requests_total.
+REJECT_REASONS = (
+    "invalid_json",
+    "invalid_request",
+    "wrong_length",
+    "non_finite",
+    "non_numeric",
+    "unknown_feature",
+    "missing_feature",
+    "empty_batch",
+    "batch_too_large",
+    "body_too_large",
+    "unsupported_media_type",
+    "no_model",
+    "unauthorized",
+    "overloaded",
+)
+
+
+class Metrics:
+    """All metrics of the service, registered on one registry."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        r = self.registry
+        self.http_requests = Counter(
+            "http_requests_total",
+            "HTTP requests by route template, method and status code.",
+            ["route", "method", "status"],
+            registry=r,
+        )
+        self.http_request_duration = Histogram(
+            "http_request_duration_seconds",
+            "HTTP request latency in seconds, from first byte received to response sent.",
+            ["route", "method", "status"],
+            buckets=LATENCY_BUCKETS_SECONDS,
+            registry=r,
+        )
+        self.http_requests_in_flight = Gauge(
+            "http_requests_in_flight",
+            "HTTP requests being served right now (probes and /metrics excluded).",
+            registry=r,
+            multiprocess_mode="livesum",
+        )
+        self.predictions = Counter(
+            "anomaly_detector_predictions_total",
+            "Scored rows by outcome (inlier or anomaly) and endpoint.",
+            ["outcome", "endpoint"],
+            registry=r,
+        )
+        self.anomaly_score = Histogram(
+            "anomaly_detector_anomaly_score",
+            "Anomaly score of each scored row (higher is more anomalous).",
+            buckets=ANOMALY_SCORE_BUCKETS,
+            registry=r,
+        )
+        self.rejected_requests = Counter(
+            "anomaly_detector_rejected_requests_total",
+            "Requests refused before scoring, by reason.",
+            ["reason"],
+            registry=r,
+        )
+        self.model_info = Gauge(
+            "anomaly_detector_model_info",
+            "Always 1 for the model being served; its identity is in the labels.",
+            ["version", "detector"],
+            registry=r,
+            multiprocess_mode="max",
+        )
+        self.model_threshold = Gauge(
+            "anomaly_detector_model_threshold",
+            "Anomaly-score threshold of the served model; rows scoring above it are anomalies.",
+            registry=r,
+            multiprocess_mode="max",
+        )
+        self.model_reference_score = Gauge(
+            "anomaly_detector_model_reference_score",
+            "Quantiles of the anomaly score on the model's training data (drift reference).",
+            ["quantile"],
+            registry=r,
+            multiprocess_mode="max",
+        )
+        self.model_loaded = Gauge(
+            "anomaly_detector_model_loaded",
+            "1 while a valid model is loaded and the service is ready, else 0.",
+            registry=r,
+            multiprocess_mode="min",
+        )
+        self.model_reloads = Counter(
+            "anomaly_detector_model_reloads_total",
+            "Model load attempts after start-up, by result (success or failure).",
+            ["result"],
+            registry=r,
+        )
+        self.model_last_load = Gauge(
+            "anomaly_detector_model_last_load_timestamp_seconds",
+            "Unix time of the last successful model load.",
+            registry=r,
+            multiprocess_mode="max",
+        )
+        self.fast_path = Gauge(
+            "anomaly_detector_fast_path_enabled",
+            "1 when the served model runs on the compiled fast scorer, 0 on the scikit-learn path.",
+            registry=r,
+            multiprocess_mode="min",
+        )
+        # Pre-create label values so dashboards and alerts see zeros, not gaps.
+        for reason in REJECT_REASONS:
+            self.rejected_requests.labels(reason=reason)
+        for result in ("success", "failure"):
+            self.model_reloads.labels(result=result)
+
+    def observe_model(
+        self,
+        version: str,
+        detector: str,
+        threshold: float,
+        reference_quantiles: dict[str, float],
+        fast_path: bool,
+    ) -> None:
+        """Publish the identity of the model that now serves."""
+        self.model_info.clear()
+        self.model_info.labels(version=version, detector=detector).set(1)
+        self.model_threshold.set(threshold)
+        for quantile in REFERENCE_QUANTILES:
+            if quantile in reference_quantiles:
+                self.model_reference_score.labels(quantile=quantile).set(
+                    reference_quantiles[quantile]
+                )
+        self.model_loaded.set(1)
+        self.model_last_load.set(time.time())
+        self.fast_path.set(1 if fast_path else 0)
+
+    def observe_scores(self, anomaly_scores, is_inlier, endpoint: str) -> None:
+        """Count scored rows by outcome and add their scores to the histogram."""
+        n_rows = len(anomaly_scores)
+        n_inliers = int(sum(1 for flag in is_inlier if flag))
+        if n_inliers:
+            self.predictions.labels(outcome="inlier", endpoint=endpoint).inc(n_inliers)
+        if n_rows - n_inliers:
+            self.predictions.labels(outcome="anomaly", endpoint=endpoint).inc(n_rows - n_inliers)
+        observe = self.anomaly_score.observe
+        for score in anomaly_scores:
+            observe(float(score))

@@ -1,0 +1,226 @@
+"""Turning a user's CSV into model features, and the fitted preprocessing pipeline.
+
+``profile_columns`` decides, from the data alone, which columns are features and
+of what kind, and says why it dropped the others (IDs, timestamps, constants,
+label leaks). ``build_preprocessor`` returns the scikit-learn transformer that
+becomes the first step of the saved pipeline, so the service takes raw values.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer, OrdinalEncoder
+
+from anomaly_detector.schema import Feature, FeatureSchema, InputError, categorical_series
+
+MAX_CATEGORIES = 100
+# A text column where more than this share of rows holds a distinct value is an identifier.
+ID_UNIQUE_RATIO = 0.5
+# Share of non-missing cells that must parse for a text column to count as numbers or dates.
+PARSE_SHARE = 0.95
+_ID_NAME = re.compile(r"(^|_)(id|uuid|guid|index|key)$|^unnamed: ?\d+$", re.IGNORECASE)
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
+
+
+def signed_log1p(values):
+    """``sign(x) * log(1 + |x|)``: compresses heavy tails, defined for every real.
+
+    Used inside the saved pipeline *and* by the fast scorer, so both see the very
+    same floats.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    return np.sign(values) * np.log1p(np.abs(values))
+
+
+@dataclass
+class ColumnProfile:
+    """What ``profile_columns`` decided: the feature schema and why other columns were dropped."""
+
+    schema: FeatureSchema
+    dropped: dict[str, str] = field(default_factory=dict)
+
+
+def profile_columns(
+    frame: pd.DataFrame,
+    label_column: str | None = None,
+    features: Sequence[str] | None = None,
+) -> ColumnProfile:
+    """Choose feature columns and their kinds from raw data.
+
+    Args:
+        frame: the training data as read from CSV (any dtypes).
+        label_column: never used as a feature; categorical columns that it
+            fully determines (such as an ``anomaly_type`` next to ``is_anomaly``)
+            are dropped too, since they would leak the label.
+        features: use exactly these columns (in this order) instead of detecting.
+
+    Returns:
+        The schema and, for each dropped column, the reason.
+
+    Raises:
+        InputError: a requested column does not exist, or no usable column is left.
+    """
+    if features:
+        missing = [name for name in features if name not in frame.columns]
+        if missing:
+            raise InputError(
+                "missing_feature",
+                f"--features names column(s) not in the data: {', '.join(missing)}; "
+                f"columns are: {', '.join(map(str, frame.columns))}",
+            )
+        candidates = list(features)
+    else:
+        candidates = [c for c in frame.columns if c != label_column]
+
+    chosen: list[Feature] = []
+    dropped: dict[str, str] = {}
+    labels = frame[label_column] if label_column and label_column in frame else None
+    for name in candidates:
+        kind, reason = _classify(frame[name], str(name), forced=bool(features))
+        if reason is None and kind == "categorical" and labels is not None and not features:
+            reason = _label_leak(frame[name], labels)
+        if reason is not None:
+            dropped[str(name)] = reason
+            continue
+        categories = ()
+        if kind == "categorical":
+            seen = categorical_series(frame[name]).dropna().unique()
+            categories = tuple(sorted(str(v) for v in seen))
+        chosen.append(Feature(str(name), kind, categories))
+    if not chosen:
+        raise InputError(
+            "invalid_request",
+            "no usable feature columns: "
+            + "; ".join(f"{name}: {why}" for name, why in dropped.items()),
+        )
+    return ColumnProfile(FeatureSchema(tuple(chosen)), dropped)
+
+
+def _classify(column: pd.Series, name: str, forced: bool) -> tuple[str, str | None]:
+    """(kind, reason to drop or None) for one raw column."""
+    non_null = column.dropna()
+    if non_null.empty:
+        return "numeric", "empty (every value missing)"
+    if column.dtype == bool or pd.api.types.is_bool_dtype(column):
+        return "categorical", None
+    numeric = _as_numeric(column)
+    if numeric is not None:
+        if forced:
+            return _numeric_kind(numeric), None
+        if numeric.nunique(dropna=True) <= 1:
+            return "numeric", "constant (one value only)"
+        if _looks_like_row_index(numeric, name):
+            return "numeric", "identifier (unique integer per row)"
+        return _numeric_kind(numeric), None
+    text = non_null.astype(str)
+    if forced:
+        return "categorical", None
+    if text.nunique() <= 1:
+        return "categorical", "constant (one value only)"
+    if _looks_like_timestamp(text):
+        return "categorical", "timestamp (derive features such as hour of day instead)"
+    if text.str.match(_UUID).mean() > 0.5:
+        return "categorical", "identifier (UUIDs)"
+    unique_ratio = text.nunique() / len(text)
+    if unique_ratio > ID_UNIQUE_RATIO or (_ID_NAME.search(name) and unique_ratio > 0.05):
+        return "categorical", f"identifier ({text.nunique()} distinct values)"
+    if text.nunique() > MAX_CATEGORIES:
+        return "categorical", (
+            f"too many categories ({text.nunique()} > {MAX_CATEGORIES}); "
+            "pass it with --features to force it in"
+        )
+    return "categorical", None
+
+
+def _as_numeric(column: pd.Series) -> pd.Series | None:
+    """The column as floats if (nearly) all of its values are numbers, else None."""
+    if pd.api.types.is_numeric_dtype(column):
+        return column.astype("float64")
+    parsed = pd.to_numeric(column, errors="coerce")
+    present = column.notna()
+    if present.sum() and parsed[present].notna().mean() >= PARSE_SHARE:
+        return parsed.astype("float64")
+    return None
+
+
+def _numeric_kind(values: pd.Series) -> str:
+    """``log_numeric`` for heavy-tailed non-negative values, else ``numeric``."""
+    finite = values[np.isfinite(values)]
+    if finite.empty or finite.min() < 0 or finite.max() <= 10:
+        return "numeric"
+    median, q99 = finite.quantile([0.5, 0.99])
+    skew = finite.skew()
+    if q99 > 10 * max(median, 1.0) or (np.isfinite(skew) and skew > 2.0):
+        return "log_numeric"
+    return "numeric"
+
+
+def _looks_like_row_index(values: pd.Series, name: str) -> bool:
+    present = values.dropna()
+    if present.empty or not np.all(np.mod(present, 1) == 0):
+        return False
+    if present.nunique() != len(present):
+        return False
+    return bool(_ID_NAME.search(name)) or present.is_monotonic_increasing
+
+
+def _looks_like_timestamp(text: pd.Series) -> bool:
+    sample = text.head(200)
+    if not sample.str.contains(r"\d{4}-\d{2}-\d{2}|\d{1,2}/\d{1,2}/\d{2,4}|:\d{2}").mean() > 0.9:
+        return False
+    parsed = pd.to_datetime(sample, errors="coerce", utc=True, format="mixed")
+    return parsed.notna().mean() >= PARSE_SHARE
+
+
+def _label_leak(column: pd.Series, labels: pd.Series) -> str | None:
+    values = categorical_series(column)
+    frame = pd.DataFrame({"value": values, "label": labels.astype(str)}).dropna()
+    if frame["value"].nunique() < 2:
+        return None
+    if frame.groupby("value")["label"].nunique().max() == 1:
+        return "determined by the label column (it would leak the label)"
+    return None
+
+
+def build_preprocessor(schema: FeatureSchema) -> ColumnTransformer:
+    """The transformer from raw columns (as given by ``schema.coerce_frame``) to model inputs.
+
+    Heavy-tailed columns: median imputation, then ``signed_log1p``. Other numeric
+    columns: median imputation. Categorical columns: ordinal codes in sorted
+    category order; unseen categories and missing values become -1, a code of
+    their own that a tree can isolate.
+    """
+    by_kind: dict[str, list[str]] = {"log_numeric": [], "numeric": [], "categorical": []}
+    for feature in schema.features:
+        by_kind[feature.kind].append(feature.name)
+    transformers = []
+    if by_kind["log_numeric"]:
+        log_steps = Pipeline(
+            [
+                ("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
+                ("log", FunctionTransformer(signed_log1p, feature_names_out="one-to-one")),
+            ]
+        )
+        transformers.append(("log_numeric", log_steps, by_kind["log_numeric"]))
+    if by_kind["numeric"]:
+        imputer = SimpleImputer(strategy="median", keep_empty_features=True)
+        transformers.append(("numeric", imputer, by_kind["numeric"]))
+    if by_kind["categorical"]:
+        categories = [list(f.categories) for f in schema.features if f.is_categorical]
+        encoder = OrdinalEncoder(
+            categories=categories,
+            handle_unknown="use_encoded_value",
+            unknown_value=-1,
+            encoded_missing_value=-2,
+            dtype=np.float64,
+        )
+        transformers.append(("categorical", encoder, by_kind["categorical"]))
+    return ColumnTransformer(transformers, remainder="drop", verbose_feature_names_out=False)

@@ -1,0 +1,199 @@
+"""The feature schema: the one place that defines feature names, kinds and order.
+
+A model bundle carries its schema. Training builds it from a CSV; the service,
+the CLI and the notebooks use it to turn raw values (a JSON vector, a JSON
+object, a CSV row) into the column order the fitted pipeline expects.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+FeatureKind = Literal["numeric", "log_numeric", "categorical"]
+
+
+class InputError(ValueError):
+    """Raw input does not fit the schema; ``reason`` is a metrics label value."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One model input column.
+
+    ``numeric`` values are floats; ``log_numeric`` are heavy-tailed numbers that
+    the pipeline compresses with a signed log; ``categorical`` values are strings
+    (``categories`` lists those seen in training; others are encoded as unknown).
+    """
+
+    name: str
+    kind: FeatureKind
+    categories: tuple[str, ...] = ()
+
+    @property
+    def is_categorical(self) -> bool:
+        return self.kind == "categorical"
+
+
+@dataclass(frozen=True)
+class FeatureSchema:
+    """Ordered model inputs. ``features[i]`` is position ``i`` of a feature vector."""
+
+    features: tuple[Feature, ...]
+    _index: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_index", {f.name: i for i, f in enumerate(self.features)})
+
+    @property
+    def names(self) -> list[str]:
+        return [f.name for f in self.features]
+
+    @property
+    def categorical_positions(self) -> list[int]:
+        return [i for i, f in enumerate(self.features) if f.is_categorical]
+
+    def __len__(self) -> int:
+        return len(self.features)
+
+    def to_dict(self) -> list[dict[str, Any]]:
+        return [
+            {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(f).items()}
+            for f in self.features
+        ]
+
+    @classmethod
+    def from_dict(cls, items: Sequence[Mapping[str, Any]]) -> FeatureSchema:
+        return cls(
+            tuple(
+                Feature(item["name"], item["kind"], tuple(item.get("categories", ())))
+                for item in items
+            )
+        )
+
+    # -- raw values -> rows in schema order ---------------------------------
+
+    def row_from_vector(self, vector: Sequence[Any]) -> list[Any]:
+        """Validate a positional feature vector and return it as a row.
+
+        Raises:
+            InputError: wrong length, or a value of the wrong type for its feature.
+        """
+        if len(vector) != len(self.features):
+            raise InputError(
+                "wrong_length",
+                f"expected a feature_vector of {len(self.features)} values "
+                f"({', '.join(self.names)}), got {len(vector)}",
+            )
+        return [self._check_value(f, v) for f, v in zip(self.features, vector, strict=True)]
+
+    def row_from_mapping(self, values: Mapping[str, Any]) -> list[Any]:
+        """Validate a ``{name: value}`` object and return it as a row in schema order.
+
+        Raises:
+            InputError: unknown or missing feature names, or a value of the wrong type.
+        """
+        unknown = [name for name in values if name not in self._index]
+        if unknown:
+            raise InputError(
+                "unknown_feature",
+                f"unknown feature(s) {_quoted(unknown)}; this model expects {_quoted(self.names)}",
+            )
+        missing = [name for name in self.names if name not in values]
+        if missing:
+            raise InputError(
+                "missing_feature",
+                f"missing feature(s) {_quoted(missing)}; this model expects {_quoted(self.names)}"
+                " (send null for a value that is unknown)",
+            )
+        return [self._check_value(f, values[f.name]) for f in self.features]
+
+    @staticmethod
+    def _check_value(feature: Feature, value: Any) -> Any:
+        if value is None:
+            return None
+        if feature.is_categorical:
+            if isinstance(value, str):
+                return value
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise InputError(
+                    "non_numeric",
+                    f"feature {feature.name!r} is categorical and expects a string, "
+                    f"got {type(value).__name__}",
+                )
+            if not math.isfinite(value):
+                raise InputError("non_finite", f"feature {feature.name!r} must be finite")
+            return _category_string(value)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise InputError(
+                "non_numeric",
+                f"feature {feature.name!r} expects a number or null, got {type(value).__name__}",
+            )
+        value = float(value)
+        if not math.isfinite(value):
+            raise InputError(
+                "non_finite",
+                f"feature {feature.name!r} must be a finite number, got {value!r} "
+                "(NaN and Infinity are not accepted; send null for a missing value)",
+            )
+        return value
+
+    # -- data frames ---------------------------------------------------------
+
+    def coerce_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Select the schema's columns in order, numeric as float64, categorical as str/NaN.
+
+        Training and every scoring path go through this, so the fitted pipeline
+        always sees the same dtypes.
+
+        Raises:
+            InputError: a schema column is absent from ``frame``.
+        """
+        missing = [name for name in self.names if name not in frame.columns]
+        if missing:
+            raise InputError(
+                "missing_feature",
+                f"the data has no column(s) {_quoted(missing)}; the model expects {_quoted(self.names)}",
+            )
+        columns = {}
+        for feature in self.features:
+            column = frame[feature.name]
+            if feature.is_categorical:
+                columns[feature.name] = categorical_series(column)
+            else:
+                columns[feature.name] = pd.to_numeric(column, errors="coerce").astype("float64")
+        return pd.DataFrame(columns, index=frame.index)
+
+    def frame_from_rows(self, rows: Sequence[Sequence[Any]]) -> pd.DataFrame:
+        """Rows already checked by ``row_from_*`` as a frame ready for the pipeline."""
+        frame = pd.DataFrame(list(rows), columns=self.names)
+        return self.coerce_frame(frame)
+
+
+def categorical_series(column: pd.Series) -> pd.Series:
+    """Categorical values as Python strings with missing values as NaN (object dtype)."""
+    values = column.astype(object)
+    missing = values.isna()
+    as_text = values.map(_category_string, na_action="ignore")
+    return as_text.where(~missing, np.nan).astype(object)
+
+
+def _category_string(value: Any) -> str:
+    # 3.0 and 3 must be the same category whether they come from JSON or a CSV.
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _quoted(names: Sequence[str]) -> str:
+    return ", ".join(repr(n) for n in names)
