@@ -39,7 +39,7 @@ DETECTORS: dict[str, DetectorSpec] = {
             "max_features": 1.0,
             "random_state": 42,
         },
-        description="Isolation Forest (Liu et al. 2008): anomalies are isolated in few random splits.",
+        description="Isolation Forest (Liu et al. 2008): anomalies isolate in few random splits.",
     ),
 }
 

@@ -163,7 +163,8 @@ class FeatureSchema:
         if missing:
             raise InputError(
                 "missing_feature",
-                f"the data has no column(s) {_quoted(missing)}; the model expects {_quoted(self.names)}",
+                f"the data has no column(s) {_quoted(missing)}; "
+                f"the model expects {_quoted(self.names)}",
             )
         columns = {}
         for feature in self.features:

@@ -143,7 +143,9 @@ def train(
         "reference_scores": {
             "quantiles": {
                 str(q): float(v)
-                for q, v in zip(REFERENCE_QUANTILES, np.quantile(train_scores, REFERENCE_QUANTILES))
+                for q, v in zip(
+                    REFERENCE_QUANTILES, np.quantile(train_scores, REFERENCE_QUANTILES), strict=True
+                )
             },
             "mean": float(train_scores.mean()),
             "alert_rate": float((train_scores > threshold).mean()),
