@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 UNMATCHED_ROUTE = "<unmatched>"
@@ -126,7 +127,7 @@ class Metrics:
         )
         self.model_reloads = Counter(
             "anomaly_detector_model_reloads_total",
-            "Model load attempts after start-up, by result (success or failure).",
+            "Model load attempts (start-up, file change, admin) by result: success or failure.",
             ["result"],
             registry=r,
         )
@@ -142,6 +143,7 @@ class Metrics:
             registry=r,
             multiprocess_mode="min",
         )
+        self._prediction_children: dict[tuple[str, str], Counter] = {}
         # Pre-create label values so dashboards and alerts see zeros, not gaps.
         for reason in REJECT_REASONS:
             self.rejected_requests.labels(reason=reason)
@@ -172,11 +174,43 @@ class Metrics:
     def observe_scores(self, anomaly_scores, is_inlier, endpoint: str) -> None:
         """Count scored rows by outcome and add their scores to the histogram."""
         n_rows = len(anomaly_scores)
-        n_inliers = int(sum(1 for flag in is_inlier if flag))
+        n_inliers = int(np.count_nonzero(is_inlier))
         if n_inliers:
-            self.predictions.labels(outcome="inlier", endpoint=endpoint).inc(n_inliers)
+            self._prediction_counter("inlier", endpoint).inc(n_inliers)
         if n_rows - n_inliers:
-            self.predictions.labels(outcome="anomaly", endpoint=endpoint).inc(n_rows - n_inliers)
-        observe = self.anomaly_score.observe
-        for score in anomaly_scores:
-            observe(float(score))
+            self._prediction_counter("anomaly", endpoint).inc(n_rows - n_inliers)
+        if n_rows == 1:
+            self.anomaly_score.observe(float(anomaly_scores[0]))
+        else:
+            observe_many(self.anomaly_score, np.asarray(anomaly_scores, dtype=np.float64))
+
+    def _prediction_counter(self, outcome: str, endpoint: str):
+        key = (outcome, endpoint)
+        child = self._prediction_children.get(key)
+        if child is None:
+            child = self.predictions.labels(outcome=outcome, endpoint=endpoint)
+            self._prediction_children[key] = child
+        return child
+
+
+def observe_many(histogram: Histogram, values: np.ndarray) -> None:
+    """``histogram.observe`` for every value, in one pass per bucket instead of per value.
+
+    Uses prometheus-client's per-bucket values (non-cumulative, one per upper
+    bound); if a future client version lays them out differently, falls back
+    to observing one value at a time.
+    """
+    buckets = getattr(histogram, "_buckets", None)
+    total = getattr(histogram, "_sum", None)
+    bounds = getattr(histogram, "_upper_bounds", None)
+    if buckets is None or total is None or bounds is None or len(buckets) != len(bounds):
+        for value in values:
+            histogram.observe(float(value))
+        return
+    # observe() puts a value in the first bucket whose upper bound is >= value.
+    index = np.searchsorted(np.asarray(bounds, dtype=np.float64), values, side="left")
+    counts = np.bincount(index, minlength=len(bounds))
+    for bucket, count in zip(buckets, counts, strict=False):
+        if count:
+            bucket.inc(int(count))
+    total.inc(float(values.sum()))

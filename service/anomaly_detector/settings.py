@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     admin_token: SecretStr | None = Field(
         None, description="Token for POST /admin/reload; the endpoint is off when unset."
     )
+    allow_schema_change: bool = Field(
+        False,
+        description="Accept a new model file whose features differ from the serving model's.",
+    )
     log_level: str = Field("INFO", description="Log level of the JSON request log (LOG_LEVEL).")
     log_requests: bool = Field(True, description="Write one JSON log line per request.")
 

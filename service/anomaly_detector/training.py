@@ -98,7 +98,8 @@ def train(
     if frame.empty:
         raise InputError("invalid_request", "the training data has no rows")
     label_column = config.label_column
-    if label_column is not None and label_column not in frame.columns:
+    labelled_test = test_frame is not None and label_column in test_frame.columns
+    if label_column is not None and label_column not in frame.columns and not labelled_test:
         raise InputError(
             "invalid_request",
             f"label column {label_column!r} is not in the data; columns are: "
@@ -156,7 +157,7 @@ def train(
     bundle = ModelBundle(pipeline, schema, config.detector, threshold, metadata)
     result = TrainResult(bundle, profile)
 
-    if label_column is not None:
+    if label_column is not None and label_column in frame.columns:
         result.label_rule, train_eval = _evaluate_frame(bundle, frame, label_column, config)
         metadata["evaluation"]["train"] = train_eval
         metadata["training"]["label_rule"] = result.label_rule
@@ -164,11 +165,13 @@ def train(
         if label_column is None or label_column not in test_frame.columns:
             raise InputError(
                 "invalid_request",
-                "the test data needs the label column (pass --label-column present in both files)",
+                "the test data needs its label column: pass --label-column",
             )
-        _, metadata["evaluation"]["test"] = _evaluate_frame(
+        test_rule, metadata["evaluation"]["test"] = _evaluate_frame(
             bundle, test_frame, label_column, config
         )
+        result.label_rule = result.label_rule or test_rule
+        metadata["training"]["label_rule"] = result.label_rule
     result.evaluation = metadata["evaluation"]
     return result
 

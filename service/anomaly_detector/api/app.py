@@ -1,0 +1,77 @@
+"""The application factory: assembles settings, metrics, model store and routes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
+
+from anomaly_detector import __version__
+from anomaly_detector.api.errors import install_error_handlers
+from anomaly_detector.api.middleware import ObservabilityMiddleware
+from anomaly_detector.api.routes import admin, health, model, prediction
+from anomaly_detector.metrics import Metrics
+from anomaly_detector.model_store import ModelStore
+from anomaly_detector.settings import Settings
+
+log = logging.getLogger("anomaly_detector.app")
+
+DESCRIPTION = """
+Scores API-traffic feature vectors with an Isolation Forest.
+
+* `POST /prediction`: one row, `{"feature_vector": [...]}` or `{"features": {...}}`.
+* `POST /predictions`: a batch, columnar response.
+* `GET /model_information`: the serving model's metadata.
+* `GET /metrics`: Prometheus metrics.
+
+Errors are JSON `{"detail": ..., "reason": ...}`, never a traceback.
+"""
+
+
+def create_app(
+    settings: Settings | None = None, registry: CollectorRegistry | None = None
+) -> FastAPI:
+    """Build the service.
+
+    Args:
+        settings: configuration; defaults to the environment.
+        registry: Prometheus registry to register metrics on; a fresh one by default.
+    """
+    settings = settings or Settings()
+    metrics = Metrics(registry)
+    store = ModelStore(settings.model_path, metrics, settings.allow_schema_change)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await asyncio.to_thread(store.reload, "start-up")
+        watcher = asyncio.create_task(store.watch(settings.reload_interval_seconds))
+        try:
+            yield
+        finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+
+    app = FastAPI(
+        title="Anomaly Detector",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.metrics = metrics
+    app.state.store = store
+    install_error_handlers(app)
+    app.add_middleware(
+        ObservabilityMiddleware,
+        metrics=metrics,
+        max_body_bytes=settings.max_body_bytes,
+        log_requests=settings.log_requests,
+    )
+    for module in (prediction, model, health, admin):
+        app.include_router(module.router)
+    return app

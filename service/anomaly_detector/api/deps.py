@@ -1,0 +1,45 @@
+"""Dependencies shared by the routes, as ``Annotated`` aliases."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from anomaly_detector.api.errors import ApiError
+from anomaly_detector.metrics import Metrics
+from anomaly_detector.model_store import LoadedModel, ModelStore
+from anomaly_detector.settings import Settings
+
+
+def get_store(request: Request) -> ModelStore:
+    return request.app.state.store
+
+
+def get_metrics(request: Request) -> Metrics:
+    return request.app.state.metrics
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_model(request: Request) -> LoadedModel:
+    """The model serving this request (taken once, so a swap cannot change it mid-request)."""
+    model = request.app.state.store.current
+    if model is None:
+        raise ApiError(
+            503,
+            "no_model",
+            "no valid model is loaded yet; train one with `anomaly-detector train` "
+            "or check GET /readyz",
+            headers={"Retry-After": "5"},
+        )
+    request.state.model_version = model.version
+    return model
+
+
+StoreDep = Annotated[ModelStore, Depends(get_store)]
+MetricsDep = Annotated[Metrics, Depends(get_metrics)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+ModelDep = Annotated[LoadedModel, Depends(get_model)]

@@ -1,0 +1,42 @@
+"""Liveness, readiness and the Prometheus scrape endpoint."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.responses import Response
+
+from anomaly_detector.api.deps import MetricsDep, StoreDep
+from anomaly_detector.api.responses import json_response
+from anomaly_detector.api.schemas import HealthResponse
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz", response_model=HealthResponse, summary="Liveness")
+async def healthz() -> Response:
+    """The process is up and answering."""
+    return json_response({"status": "ok"})
+
+
+@router.get(
+    "/readyz",
+    response_model=HealthResponse,
+    responses={503: {"model": HealthResponse, "description": "No valid model loaded."}},
+    summary="Readiness",
+)
+async def readyz(store: StoreDep) -> Response:
+    """Ready only while a valid model is loaded."""
+    model = store.current
+    if model is None:
+        return json_response(
+            {"status": "not ready", "detail": store.last_error or "no model loaded"},
+            status_code=503,
+        )
+    return json_response({"status": "ready", "model_version": model.version})
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+async def metrics(metrics: MetricsDep) -> Response:
+    """Prometheus text exposition format."""
+    return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,79 @@
+"""Scoring routes: one row and a batch."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from anomaly_detector.api.deps import MetricsDep, ModelDep, SettingsDep
+from anomaly_detector.api.parsing import parse_batch, parse_prediction, read_json_object
+from anomaly_detector.api.responses import json_response
+from anomaly_detector.api.schemas import (
+    ERROR_RESPONSES,
+    BatchPredictionRequest,
+    BatchPredictionResponse,
+    PredictionRequest,
+    PredictionResponse,
+    request_body_doc,
+)
+
+router = APIRouter(tags=["prediction"])
+
+# Batches at least this large are scored off the event loop so they do not
+# stall single-row requests; the compiled kernel releases the GIL.
+THREAD_ROWS = 1_000
+
+
+@router.post(
+    "/prediction",
+    response_model=PredictionResponse,
+    response_model_exclude_none=True,
+    responses=ERROR_RESPONSES,
+    openapi_extra=request_body_doc(PredictionRequest),
+    summary="Score one feature vector",
+)
+async def predict(request: Request, model: ModelDep, metrics: MetricsDep) -> Response:
+    """Is this row an inlier? Optionally with its anomaly score."""
+    payload = await read_json_object(request)
+    row, with_score = parse_prediction(payload, model.bundle.schema)
+    scores = model.scorer.score_rows([row])
+    anomaly_score = float(scores.anomaly_score[0])
+    is_inlier = bool(scores.is_inlier[0])
+    metrics.observe_scores((anomaly_score,), (is_inlier,), endpoint="prediction")
+    body = {"is_inlier": is_inlier, "model_version": model.version}
+    if with_score:
+        body["anomaly_score"] = anomaly_score
+    return json_response(body)
+
+
+@router.post(
+    "/predictions",
+    response_model=BatchPredictionResponse,
+    response_model_exclude_none=True,
+    responses=ERROR_RESPONSES,
+    openapi_extra=request_body_doc(BatchPredictionRequest),
+    summary="Score a batch of rows",
+)
+async def predict_batch(
+    request: Request, model: ModelDep, metrics: MetricsDep, settings: SettingsDep
+) -> Response:
+    """Score up to MAX_BATCH_ROWS rows; the response is columnar."""
+    payload = await read_json_object(request)
+    schema = model.bundle.schema
+    rows, with_score = parse_batch(payload, schema, settings.max_batch_rows)
+    if len(rows) >= THREAD_ROWS:
+        scores = await asyncio.to_thread(model.scorer.score_rows, rows)
+    else:
+        scores = model.scorer.score_rows(rows)
+    metrics.observe_scores(scores.anomaly_score, scores.is_inlier, endpoint="predictions")
+    request.state.rows = len(rows)
+    body = {
+        "model_version": model.version,
+        "count": len(rows),
+        "is_inlier": scores.is_inlier,
+    }
+    if with_score:
+        body["anomaly_score"] = scores.anomaly_score
+    return json_response(body)

@@ -1,0 +1,58 @@
+"""Scoring CSV files of any size in fixed-size chunks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TextIO
+
+import pandas as pd
+
+from anomaly_detector.bundle import atomic_write, load_bundle
+from anomaly_detector.schema import InputError
+from anomaly_detector.scoring import Scorer
+
+
+def score_csv(
+    data: str | Path,
+    out: str | Path,
+    model: str | Path,
+    chunk_rows: int = 100_000,
+    progress: TextIO | None = None,
+) -> int:
+    """Write ``out`` = every input row plus ``anomaly_score`` and ``is_inlier``.
+
+    Reads ``chunk_rows`` rows at a time, so memory does not grow with the file.
+    The output appears atomically when complete.
+
+    Returns:
+        The number of rows scored.
+
+    Raises:
+        InputError: the CSV is missing, unreadable or lacks the model's columns.
+        BundleError: the model file is not a usable bundle.
+    """
+    data = Path(data)
+    if not data.is_file():
+        raise InputError("invalid_request", f"data file {data} does not exist")
+    scorer = Scorer(load_bundle(model))
+    total = 0
+
+    def write(handle: TextIO) -> None:
+        nonlocal total
+        try:
+            reader = pd.read_csv(data, chunksize=chunk_rows, low_memory=False)
+            for index, chunk in enumerate(reader):
+                scores = scorer.score_frame(chunk)
+                chunk = chunk.assign(anomaly_score=scores.anomaly_score, is_inlier=scores.is_inlier)
+                chunk.to_csv(handle, header=index == 0, index=False)
+                total += len(chunk)
+                if progress is not None:
+                    progress.write(f"\rscored {total:,} rows")
+                    progress.flush()
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+            raise InputError("invalid_request", f"cannot read {data} as CSV: {exc}") from exc
+        if progress is not None:
+            progress.write("\n")
+
+    atomic_write(out, write, mode="w")
+    return total
