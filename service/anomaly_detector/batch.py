@@ -35,12 +35,20 @@ def score_csv(
     if not data.is_file():
         raise InputError("invalid_request", f"data file {data} does not exist")
     scorer = Scorer(load_bundle(model))
+    # pandas infers dtypes per chunk: a chunk holding only "007" and "012" of a text
+    # column would become the integers 7 and 12, unknown categories. Text categoricals
+    # are read as text; bool ones are left to pandas, which parses true/True/TRUE alike.
+    text_columns = {
+        f.name: str
+        for f in scorer.schema.features
+        if f.is_categorical and not set(f.categories) <= {"True", "False"}
+    }
     total = 0
 
     def write(handle: TextIO) -> None:
         nonlocal total
         try:
-            reader = pd.read_csv(data, chunksize=chunk_rows, low_memory=False)
+            reader = pd.read_csv(data, chunksize=chunk_rows, low_memory=False, dtype=text_columns)
             for index, chunk in enumerate(reader):
                 scores = scorer.score_frame(chunk)
                 chunk = chunk.assign(anomaly_score=scores.anomaly_score, is_inlier=scores.is_inlier)

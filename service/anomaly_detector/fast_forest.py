@@ -175,8 +175,9 @@ def _score_rows(
         if denominator != 0.0:
             out[row] = 2.0 ** (-(depth[row] / denominator))
         else:
-            # scikit-learn's convention for a forest fit on a single sample.
-            out[row] = 1.0
+            # scikit-learn divides into a ones-filled buffer where the
+            # denominator is 0 (one sample per tree), so the score is 2 ** -1.
+            out[row] = 0.5
 
 
 @numba.njit(cache=True, nogil=True)
@@ -208,4 +209,4 @@ def _score_few_rows(
         if denominator != 0.0:
             out[row] = 2.0 ** (-(depth / denominator))
         else:
-            out[row] = 1.0
+            out[row] = 0.5

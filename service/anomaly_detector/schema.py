@@ -125,7 +125,10 @@ class FeatureSchema:
         if feature.is_categorical:
             if isinstance(value, str):
                 return value
-            if isinstance(value, bool) or not isinstance(value, int | float):
+            if isinstance(value, bool):
+                # A true/false CSV column trains as the categories "False" and "True".
+                return str(value)
+            if not isinstance(value, int | float):
                 raise InputError(
                     "non_numeric",
                     f"feature {feature.name!r} is categorical and expects a string, "

@@ -1,0 +1,78 @@
+# Anomaly Detector: the two commands people need are `make run` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DATA_DIR := jupyter/data
+MODEL_DIR := models
+TRAIN_CSV := $(DATA_DIR)/train.csv
+TEST_CSV := $(DATA_DIR)/test.csv
+MODEL := $(MODEL_DIR)/model.joblib
+PORT ?= 8000
+
+.PHONY: help run serve test test-fast lint format bench traffic clean clean-notebooks system-deps system-deps-test data model
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-16s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed-run: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	@touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[test]"
+	@touch $@ $(VENV)/.installed-run
+
+system-deps: ## Install Prometheus and Alertmanager with apt-get when missing (needs root)
+	@bash .ci/system-deps.sh run
+
+system-deps-test: ## Install what the tests need from Debian (Prometheus, Alertmanager, docker-compose)
+	@bash .ci/system-deps.sh test
+
+$(TRAIN_CSV) $(TEST_CSV): | $(VENV)/.installed-run
+	$(BIN)/anomaly-detector generate-data --out $(DATA_DIR)
+
+data: $(TRAIN_CSV) ## Generate the default dataset (jupyter/data/train.csv, test.csv)
+
+$(MODEL): | $(TRAIN_CSV) $(VENV)/.installed-run
+	$(BIN)/anomaly-detector train --data $(TRAIN_CSV) --test $(TEST_CSV) \
+		--label-column is_anomaly --contamination 0.03 --out $(MODEL_DIR)
+
+model: $(MODEL) ## Train the default model when missing (models/model.joblib)
+
+run: $(VENV)/.installed-run $(MODEL) system-deps ## Set everything up and start the stack (Ctrl-C stops it)
+	$(BIN)/anomaly-detector stack --port $(PORT)
+
+serve: $(VENV)/.installed-run $(MODEL) ## Start only the API on :$(PORT)
+	$(BIN)/anomaly-detector serve --port $(PORT)
+
+traffic: $(VENV)/.installed-run ## Send realistic traffic with attack bursts to the running service
+	$(BIN)/anomaly-detector simulate --url http://127.0.0.1:$(PORT) --rate 50 --duration 300
+
+test: $(VENV)/.installed-test system-deps-test ## Install what tests need and run the whole suite
+	$(BIN)/ruff check service tests bench
+	$(BIN)/pytest
+
+test-fast: $(VENV)/.installed-test ## Unit tests only (no real processes)
+	$(BIN)/pytest -m "not integration"
+
+lint: $(VENV)/.installed-test ## Ruff lint and format check
+	$(BIN)/ruff check service tests bench
+	$(BIN)/ruff format --check service tests bench
+
+format: $(VENV)/.installed-test ## Apply ruff formatting
+	$(BIN)/ruff format service tests bench
+	$(BIN)/ruff check --fix service tests bench
+
+bench: $(VENV)/.installed-test ## Micro-benchmarks: fast scorer vs scikit-learn
+	$(BIN)/python bench/scoring.py
+
+clean: ## Remove generated data, models, caches (keeps .venv)
+	rm -rf $(MODEL_DIR) $(DATA_DIR)/*.csv .pytest_cache .ruff_cache .hypothesis .run
+	find . -name __pycache__ -not -path './.venv/*' -prune -exec rm -rf {} +

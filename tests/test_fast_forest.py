@@ -1,0 +1,120 @@
+"""The compiled forest must score exactly like scikit-learn's IsolationForest."""
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from sklearn.ensemble import IsolationForest
+
+from anomaly_detector.fast_forest import compile_forest
+
+TOLERANCE = 1e-9
+
+
+def _reference(forest, rows):
+    return -forest.score_samples(rows)
+
+
+def _probe_rows(forest, rng, n_rows, n_features):
+    """Random rows plus rows sitting exactly on split thresholds (where float32 rounding bites)."""
+    rows = rng.lognormal(0, 2, size=(n_rows, n_features)) * rng.choice(
+        [-1, 1], (n_rows, n_features)
+    )
+    thresholds = np.concatenate(
+        [e.tree_.threshold[e.tree_.children_left != -1] for e in forest.estimators_]
+    )
+    if thresholds.size:
+        picks = rng.choice(thresholds, size=(n_rows // 2, n_features))
+        rows[: n_rows // 2] = picks
+        rows[: n_rows // 4] = np.nextafter(picks[: n_rows // 4], np.inf)
+    rows[rng.random(rows.shape) < 0.05] = np.nan
+    return rows
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    n_features=st.integers(1, 8),
+    n_train=st.integers(2, 400),
+    n_estimators=st.integers(1, 40),
+    max_samples=st.one_of(st.just("auto"), st.integers(2, 300), st.floats(0.05, 1.0)),
+    max_features=st.one_of(st.just(1.0), st.floats(0.1, 1.0), st.integers(1, 8)),
+    bootstrap=st.booleans(),
+    with_missing=st.booleans(),
+    discrete=st.booleans(),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_compiled_scores_equal_scikit_learn(
+    n_features,
+    n_train,
+    n_estimators,
+    max_samples,
+    max_features,
+    bootstrap,
+    with_missing,
+    discrete,
+    seed,
+):
+    rng = np.random.default_rng(seed)
+    train = rng.normal(size=(n_train, n_features)) * rng.lognormal(0, 1.5, n_features)
+    if discrete:  # many ties, as with counts
+        train = np.round(train)
+    if with_missing:
+        train[rng.random(train.shape) < 0.1] = np.nan
+    if isinstance(max_samples, int):
+        max_samples = min(max_samples, n_train)
+    if isinstance(max_samples, float):
+        assume(int(max_samples * n_train) >= 1)  # scikit-learn refuses empty subsamples
+    if isinstance(max_features, int):
+        max_features = min(max_features, n_features)
+    forest = IsolationForest(
+        n_estimators=n_estimators,
+        max_samples=max_samples,
+        max_features=max_features,
+        bootstrap=bootstrap,
+        random_state=seed % 1000,
+    ).fit(train)
+    compiled = compile_forest(forest)
+    rows = _probe_rows(forest, rng, 64, n_features)
+    # Batches take the row-blocked kernel, single rows and small batches the tree-blocked one.
+    batch = compiled.anomaly_scores(rows)
+    single = np.array([compiled.anomaly_scores(rows[i : i + 1])[0] for i in range(len(rows))])
+    reference = _reference(forest, rows)
+    np.testing.assert_allclose(batch, reference, rtol=0, atol=TOLERANCE)
+    np.testing.assert_allclose(single, reference, rtol=0, atol=TOLERANCE)
+    predicted_inlier = forest.predict(rows) == 1
+    np.testing.assert_array_equal(reference <= -forest.offset_, predicted_inlier)
+
+
+def test_ten_thousand_random_vectors_match():
+    rng = np.random.default_rng(7)
+    forest = IsolationForest(n_estimators=100, random_state=0).fit(rng.lognormal(size=(3000, 10)))
+    compiled = compile_forest(forest)
+    rows = rng.lognormal(0, 3, size=(10_000, 10))
+    got = compiled.anomaly_scores(rows)
+    assert np.max(np.abs(got - _reference(forest, rows))) <= TOLERANCE
+    assert np.all((got > 0) & (got <= 1))
+
+
+def test_infinities_follow_scikit_learn():
+    rng = np.random.default_rng(1)
+    forest = IsolationForest(n_estimators=20, random_state=0).fit(rng.normal(size=(200, 3)))
+    rows = np.array([[np.inf, 0, 0], [-np.inf, 0, 0], [0, np.inf, -np.inf], [1e300, -1e300, 0]])
+    np.testing.assert_allclose(
+        compile_forest(forest).anomaly_scores(rows), _reference(forest, rows), atol=TOLERANCE
+    )
+
+
+def test_wrong_width_is_refused():
+    forest = IsolationForest(n_estimators=5, random_state=0).fit(
+        np.zeros((10, 3)) + np.arange(10)[:, None]
+    )
+    with pytest.raises(ValueError, match=r"expected shape \(n, 3\)"):
+        compile_forest(forest).anomaly_scores(np.zeros((2, 4)))
+
+
+def test_one_sample_per_tree_scores_like_scikit_learn():
+    forest = IsolationForest(n_estimators=3, random_state=0).fit(np.array([[1.0, 2.0]]))
+    rows = np.array([[1.0, 2.0], [5.0, -3.0]])
+    np.testing.assert_array_equal(
+        compile_forest(forest).anomaly_scores(rows), _reference(forest, rows)
+    )

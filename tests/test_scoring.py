@@ -1,0 +1,137 @@
+"""The shared scoring path: compiled pipelines equal scikit-learn's, and the fallback works."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sklearn.compose import ColumnTransformer
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import OneClassSVM
+
+from anomaly_detector.bundle import ModelBundle
+from anomaly_detector.schema import Feature, FeatureSchema
+from anomaly_detector.scoring import Scorer
+from anomaly_detector.training import TrainConfig, train
+
+TOLERANCE = 1e-9
+
+
+def _random_frame(rng, n_rows, n_numeric, n_heavy, n_categorical, missing_share):
+    columns = {}
+    for i in range(n_numeric):
+        columns[f"num_{i}"] = rng.normal(rng.uniform(-5, 5), rng.uniform(0.1, 10), n_rows)
+    for i in range(n_heavy):
+        columns[f"count_{i}"] = np.round(rng.lognormal(rng.uniform(0, 5), 2.0, n_rows))
+    for i in range(n_categorical):
+        levels = [f"level-{k}" for k in range(rng.integers(2, 7))]
+        columns[f"cat_{i}"] = rng.choice(levels, n_rows)
+    frame = pd.DataFrame(columns)
+    for name in frame.columns:
+        frame.loc[rng.random(n_rows) < missing_share, name] = None
+    return frame
+
+
+def _rows_from_frame(schema, frame):
+    rows = []
+    for record in frame[schema.names].to_dict("records"):
+        clean = {
+            k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in record.items()
+        }
+        rows.append(schema.row_from_mapping(clean))
+    return rows
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    n_numeric=st.integers(0, 3),
+    n_heavy=st.integers(0, 3),
+    n_categorical=st.integers(0, 3),
+    missing_share=st.sampled_from([0.0, 0.05, 0.3]),
+    max_features=st.sampled_from([1.0, 0.5]),
+    max_samples=st.sampled_from(["auto", 64, 0.5]),
+    seed=st.integers(0, 10_000),
+)
+def test_compiled_pipeline_equals_scikit_learn(
+    n_numeric, n_heavy, n_categorical, missing_share, max_features, max_samples, seed
+):
+    if n_numeric + n_heavy + n_categorical == 0:
+        n_numeric = 1
+    rng = np.random.default_rng(seed)
+    frame = _random_frame(rng, 300, n_numeric, n_heavy, n_categorical, missing_share)
+    config = TrainConfig(
+        n_estimators=20, max_features=max_features, max_samples=max_samples, random_state=seed
+    )
+    bundle = train(frame, config).bundle
+    scorer = Scorer(bundle)
+    assert scorer.fast_path, scorer.fallback_reason
+
+    probe = _random_frame(rng, 80, n_numeric, n_heavy, n_categorical, 0.1)
+    probe = probe[[c for c in frame.columns if c in bundle.schema.names]]
+    for name in probe.columns:  # categories never seen in training
+        if name.startswith("cat_"):
+            probe.loc[probe.index[::9], name] = "never-seen"
+    reference = -bundle.pipeline.score_samples(bundle.schema.coerce_frame(probe))
+    predicted_inlier = bundle.pipeline.predict(bundle.schema.coerce_frame(probe)) == 1
+
+    from_frame = scorer.score_frame(probe)
+    from_rows = scorer.score_rows(_rows_from_frame(bundle.schema, probe))
+    one_by_one = [
+        scorer.score_rows([row]).anomaly_score[0] for row in _rows_from_frame(bundle.schema, probe)
+    ]
+    for got in (from_frame.anomaly_score, from_rows.anomaly_score, np.array(one_by_one)):
+        np.testing.assert_allclose(got, reference, rtol=0, atol=TOLERANCE)
+    np.testing.assert_array_equal(from_rows.is_inlier, predicted_inlier)
+
+
+def test_threshold_change_moves_decisions_consistently(tmp_path):
+    rng = np.random.default_rng(3)
+    bundle = train(_random_frame(rng, 500, 2, 2, 1, 0.0), TrainConfig(n_estimators=30)).bundle
+    probe = _random_frame(rng, 200, 2, 2, 1, 0.0)
+    bundle.set_threshold(0.45)
+    scores = Scorer(bundle).score_frame(probe)
+    assert np.array_equal(scores.is_inlier, scores.anomaly_score <= 0.45)
+    assert np.array_equal(
+        scores.is_inlier, bundle.pipeline.predict(bundle.schema.coerce_frame(probe)) == 1
+    )
+
+
+def test_unsupported_pipeline_falls_back_to_scikit_learn():
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=300), "b": rng.normal(size=300)})
+    schema = FeatureSchema((Feature("a", "numeric"), Feature("b", "numeric")))
+    pipeline = Pipeline(
+        [
+            ("preprocess", ColumnTransformer([("scale", StandardScaler(), ["a", "b"])])),
+            ("detector", OneClassSVM(nu=0.05, gamma="scale")),
+        ]
+    ).fit(frame)
+    bundle = ModelBundle(pipeline, schema, "one_class_svm", float(-pipeline[-1].offset_[0]))
+    scorer = Scorer(bundle)
+    assert not scorer.fast_path
+    assert "OneClassSVM" in scorer.fallback_reason
+    rows = [[0.0, 0.0], [8.0, -8.0]]
+    got = scorer.score_rows(rows)
+    np.testing.assert_allclose(
+        got.anomaly_score, -pipeline.score_samples(schema.frame_from_rows(rows))
+    )
+    assert bool(got.is_inlier[0]) and not bool(got.is_inlier[1])
+
+
+def test_fast_can_be_disabled_and_agrees():
+    rng = np.random.default_rng(5)
+    frame = _random_frame(rng, 400, 1, 2, 2, 0.05)
+    bundle = train(frame, TrainConfig(n_estimators=15)).bundle
+    fast, slow = Scorer(bundle), Scorer(bundle, fast=False)
+    assert fast.fast_path and not slow.fast_path and slow.fallback_reason == "disabled"
+    np.testing.assert_allclose(
+        fast.score_frame(frame).anomaly_score, slow.score_frame(frame).anomaly_score, atol=TOLERANCE
+    )
+
+
+def test_score_frame_reports_missing_columns():
+    rng = np.random.default_rng(5)
+    bundle = train(_random_frame(rng, 200, 2, 0, 0, 0.0), TrainConfig(n_estimators=5)).bundle
+    with pytest.raises(ValueError, match="num_1"):
+        Scorer(bundle).score_frame(pd.DataFrame({"num_0": [1.0]}))
