@@ -185,5 +185,48 @@ def score(
     typer.echo(f"scored {rows} rows into {out}")
 
 
+@app.command()
+def stack(
+    port: Annotated[int, typer.Option(help="API port.")] = 8000,
+    model: Annotated[Path, typer.Option(help="Model bundle.")] = Path("models/model.joblib"),
+) -> None:
+    """Run the API with Prometheus, Alertmanager and Grafana (when installed) natively."""
+    from anomaly_detector.stack import run_stack
+
+    raise typer.Exit(code=run_stack(Path.cwd(), port, model))
+
+
+@app.command()
+def simulate(
+    url: Annotated[str, typer.Option(help="Base URL of the service.")] = "http://127.0.0.1:8000",
+    rate: Annotated[float, typer.Option(min=0.1, help="Requests per second.")] = 50.0,
+    duration: Annotated[float, typer.Option(min=1, help="Seconds to run.")] = 300.0,
+    burst_every: Annotated[float, typer.Option(help="Seconds between attack bursts.")] = 60.0,
+    burst_seconds: Annotated[float, typer.Option(help="Length of each burst.")] = 20.0,
+    burst_share: Annotated[float, typer.Option(help="Share of anomalies in a burst.")] = 0.5,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+) -> None:
+    """Send realistic traffic from the data generator, with periodic attack bursts."""
+    import asyncio
+
+    import httpx
+
+    from anomaly_detector.simulate import simulate as run
+
+    try:
+        summary = asyncio.run(
+            run(url, rate, duration, burst_every, burst_seconds, burst_share,
+                seed=seed, progress=sys.stdout)
+        )  # fmt: skip
+    except httpx.HTTPError as exc:
+        _fail(f"cannot reach the service at {url}: {exc}")
+        return
+    except ValueError as exc:
+        _fail(str(exc))
+        return
+    if summary.transport_errors:
+        raise typer.Exit(code=1)
+
+
 if __name__ == "__main__":  # pragma: no cover - python -m anomaly_detector.cli
     app()
