@@ -129,7 +129,11 @@ def train(
     except ValueError as exc:  # invalid estimator parameters from scikit-learn
         _fail(str(exc))
         return
-    model_path, metadata_path = save_bundle(result.bundle, out)
+    try:
+        model_path, metadata_path = save_bundle(result.bundle, out)
+    except OSError as exc:
+        _fail(f"cannot write the model to {out}: {exc}")
+        return
     if as_json:
         typer.echo(json.dumps(training_summary(result), indent=2, default=str))
     else:

@@ -34,7 +34,7 @@ def resolve_labels(labels: pd.Series, anomaly_label: str | None = None) -> tuple
         anomaly_label: the value that means anomalous; when None it is inferred:
             ``{-1, 1}`` follows scikit-learn (-1 is the outlier); otherwise an
             obvious value (1, true, anomaly, outlier, attack, ...); otherwise,
-            for a multi-class column with one normal value (none, normal, 0, ...),
+            when exactly one value is plainly normal (none, normal, benign, ...),
             every other value; otherwise the minority class.
 
     Raises:
@@ -61,7 +61,7 @@ def resolve_labels(labels: pd.Series, anomaly_label: str | None = None) -> tuple
             if word in values:
                 return (text == word).to_numpy(), f"anomalous label value {word!r} (inferred)"
     normal = [v for v in values if v in NORMAL_WORDS]
-    if len(values) > 2 and len(normal) == 1:
+    if len(normal) == 1:
         return (text != normal[0]).to_numpy(), (
             f"every label value except {normal[0]!r} is anomalous (inferred)"
         )

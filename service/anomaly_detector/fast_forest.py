@@ -51,7 +51,9 @@ class CompiledForest:
         Returns:
             float64 array of shape (n_rows,), each in (0, 1].
         """
-        inputs = np.ascontiguousarray(rows, dtype=np.float32)
+        # Values beyond float32 range become +-inf, exactly as in scikit-learn's own cast.
+        with np.errstate(over="ignore"):
+            inputs = np.ascontiguousarray(rows, dtype=np.float32)
         if inputs.ndim != 2 or inputs.shape[1] != self.n_features:
             raise ValueError(f"expected shape (n, {self.n_features}), got {inputs.shape}")
         out = np.empty(inputs.shape[0], dtype=np.float64)

@@ -219,7 +219,6 @@ def build_preprocessor(schema: FeatureSchema) -> ColumnTransformer:
             categories=categories,
             handle_unknown="use_encoded_value",
             unknown_value=-1,
-            encoded_missing_value=-2,
             dtype=np.float64,
         )
         transformers.append(("categorical", encoder, by_kind["categorical"]))

@@ -1,0 +1,101 @@
+"""Shared fixtures: small data frames and a factory for tiny trained bundles in tmp_path."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from anomaly_detector.bundle import save_bundle
+from anomaly_detector.datagen import generate_traffic
+from anomaly_detector.training import TrainConfig, TrainResult, read_csv, train
+
+MESSY_ROWS = 300
+# Cells of the text-stored numeric column that are not numbers.
+GARBAGE_ROWS = {3: "n/a", 50: "?", 120: "--"}
+
+
+@pytest.fixture
+def traffic_frame() -> pd.DataFrame:
+    """2,000 labelled rows of synthetic API traffic, 5% anomalous."""
+    return generate_traffic(2000, 0.05, seed=7)
+
+
+def write_messy_csv(path: Path, rows: int = MESSY_ROWS, seed: int = 0) -> Path:
+    """A CSV with every kind of column a user's export tends to have.
+
+    Written with the pandas index, so reading it back yields an ``Unnamed: 0`` column.
+    """
+    rng = np.random.default_rng(seed)
+    is_attack = rng.random(rows) < 0.1
+    color = rng.choice(["red", "green", "blue"], rows).astype(object)
+    color[rng.choice(rows, 20, replace=False)] = None
+    as_text = [f"{value:.3f}" for value in rng.normal(size=rows)]
+    for row, garbage in GARBAGE_ROWS.items():
+        as_text[row] = garbage
+    frame = pd.DataFrame(
+        {
+            "row_number": np.arange(rows),
+            "session_uuid": [
+                str(uuid.UUID(int=int(rng.integers(2**63)) << 64 | i)) for i in range(rows)
+            ],
+            "username": [f"user{i:04d}" for i in range(rows)],
+            "seen_at": pd.date_range("2024-01-01", periods=rows, freq="min").strftime(
+                "%Y-%m-%d %H:%M:%S"
+            ),
+            "constant": 7,
+            "all_empty": np.nan,
+            "amount_text": as_text,
+            "is_mobile": rng.random(rows) < 0.4,
+            "color": color,
+            "bytes_sent": np.round(rng.lognormal(3, 1.5, rows)).astype(int),
+            "temperature": rng.normal(50, 5, rows),
+            "balance_change": rng.lognormal(3, 1.5, rows) * rng.choice([-1, 1], rows),
+            "label": is_attack,
+            "attack_kind": np.where(is_attack, "attack", "none"),
+        }
+    )
+    frame.to_csv(path)
+    return path
+
+
+@pytest.fixture
+def messy_csv(tmp_path: Path) -> Path:
+    return write_messy_csv(tmp_path / "messy.csv")
+
+
+@pytest.fixture
+def messy_frame(messy_csv: Path) -> pd.DataFrame:
+    """The messy CSV as training reads it."""
+    return read_csv(messy_csv)
+
+
+class TrainedBundle(NamedTuple):
+    result: TrainResult
+    model_path: Path
+    metadata_path: Path
+
+
+@pytest.fixture
+def trained_bundle(tmp_path: Path, traffic_frame: pd.DataFrame) -> Callable[..., TrainedBundle]:
+    """Factory: train on ``frame`` (default: traffic without labels) and save into tmp_path.
+
+    Keyword arguments are ``TrainConfig`` fields; ``n_estimators`` defaults to 25.
+    """
+    made = 0
+
+    def make(frame: pd.DataFrame | None = None, **config: object) -> TrainedBundle:
+        nonlocal made
+        made += 1
+        if frame is None:
+            frame = traffic_frame.drop(columns=["is_anomaly", "anomaly_type"])
+        result = train(frame, TrainConfig(**{"n_estimators": 25, **config}))
+        model_path, metadata_path = save_bundle(result.bundle, tmp_path / f"bundle-{made}")
+        return TrainedBundle(result, model_path, metadata_path)
+
+    return make
