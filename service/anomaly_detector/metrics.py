@@ -149,6 +149,10 @@ class Metrics:
             self.rejected_requests.labels(reason=reason)
         for result in ("success", "failure"):
             self.model_reloads.labels(result=result)
+        # Without these, rate() over the first scrape that sees anomalies would miss them.
+        for outcome in ("inlier", "anomaly"):
+            for endpoint in ("prediction", "predictions"):
+                self._prediction_counter(outcome, endpoint)
 
     def observe_model(
         self,
