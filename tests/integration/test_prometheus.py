@@ -1,0 +1,194 @@
+"""Dashboards and alerts against a real Prometheus and Alertmanager scraping the real service.
+
+Starts the service, Alertmanager and Prometheus (the project's own rule files;
+the native scrape config with 1 s intervals so the test takes a minute, not
+ten), sends normal traffic, bad requests and then an attack burst, and checks:
+
+* every panel query of every committed dashboard returns a non-empty, finite result;
+* every recording rule produces series;
+* the anomaly-spike alert fires after the burst and reaches Alertmanager.
+"""
+
+import asyncio
+import math
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from anomaly_detector.simulate import simulate
+from dashboard_queries import grafana_queries
+from factories import write_bundle
+from live import LiveServer, free_port, wait_for
+from observability_tools import PROMETHEUS_HINT, require_tool
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+JOB = "anomaly-detector"
+
+
+def _prometheus_config(tmp_path: Path, api_port: int, alertmanager_port: int) -> Path:
+    config = yaml.safe_load((REPO / "prometheus" / "prometheus.native.yml").read_text())
+    config["global"]["scrape_interval"] = "1s"
+    config["global"]["evaluation_interval"] = "1s"
+    config["global"]["scrape_timeout"] = "1s"
+    config["rule_files"] = [str(REPO / "prometheus" / "rules" / "*.yml")]
+    config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] = [
+        f"127.0.0.1:{alertmanager_port}"
+    ]
+    for scrape in config["scrape_configs"]:
+        scrape["scrape_interval"] = "1s"
+        scrape["scrape_timeout"] = "1s"
+        for static in scrape["static_configs"]:
+            static["targets"] = [f"127.0.0.1:{api_port}"]
+    assert [s["job_name"] for s in config["scrape_configs"]] == [JOB]
+    path = tmp_path / "prometheus.yml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+class Process:
+    def __init__(self, command: list[str], log: Path):
+        self.log = log
+        self._handle = open(log, "wb")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(command, stdout=self._handle, stderr=subprocess.STDOUT)
+
+    def stop(self):
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self._handle.close()
+
+
+@pytest.fixture
+def stack(tmp_path):
+    prometheus = require_tool("prometheus", PROMETHEUS_HINT)
+    alertmanager = (
+        require_tool("prometheus-alertmanager", PROMETHEUS_HINT)
+        if not _which("alertmanager")
+        else _which("alertmanager")
+    )
+    bundle, model_path = write_bundle(
+        tmp_path / "models", seed=5, n_estimators=50, contamination=0.02
+    )
+    am_port, prom_port = free_port(), free_port()
+    with LiveServer(model_path, tmp_path / "api.log", env={"ADMIN_TOKEN": "test-admin"}) as api:
+        am = Process(
+            [alertmanager, f"--config.file={REPO / 'alertmanager' / 'alertmanager.yml'}",
+             f"--storage.path={tmp_path / 'am'}", f"--web.listen-address=127.0.0.1:{am_port}",
+             "--cluster.listen-address="],
+            tmp_path / "alertmanager.log",
+        )  # fmt: skip
+        prom = Process(
+            [prometheus, f"--config.file={_prometheus_config(tmp_path, api.port, am_port)}",
+             f"--storage.tsdb.path={tmp_path / 'tsdb'}", f"--web.listen-address=127.0.0.1:{prom_port}"],
+            tmp_path / "prometheus.log",
+        )  # fmt: skip
+        try:
+            prom_url, am_url = f"http://127.0.0.1:{prom_port}", f"http://127.0.0.1:{am_port}"
+            wait_for(
+                lambda: httpx.get(prom_url + "/-/ready").status_code == 200, 30, what="prometheus"
+            )
+            wait_for(
+                lambda: httpx.get(am_url + "/-/ready").status_code == 200, 30, what="alertmanager"
+            )
+            yield {"api": api, "prometheus": prom_url, "alertmanager": am_url, "bundle": bundle,
+                   "prometheus_log": prom.log}  # fmt: skip
+        finally:
+            prom.stop()
+            am.stop()
+
+
+def _which(name):
+    import shutil
+
+    return shutil.which(name)
+
+
+def _query(prometheus: str, expr: str) -> list[dict]:
+    response = httpx.get(f"{prometheus}/api/v1/query", params={"query": expr}, timeout=10)
+    body = response.json()
+    assert body.get("status") == "success", f"{expr}: {body.get('error')}"
+    data = body["data"]
+    if data["resultType"] == "scalar":
+        return [{"value": data["result"]}]
+    return data["result"]
+
+
+def _finite(results: list[dict]) -> bool:
+    return bool(results) and all(math.isfinite(float(r["value"][1])) for r in results)
+
+
+def _run_traffic(url: str, seconds: float, burst_share: float, seed: int) -> None:
+    asyncio.run(
+        simulate(url, rate=40, duration_seconds=seconds, burst_every_seconds=0,
+                 base_anomaly_share=burst_share, bad_request_share=0.05, seed=seed)
+    )  # fmt: skip
+
+
+def _alert_state(prometheus: str, name: str) -> str | None:
+    alerts = httpx.get(f"{prometheus}/api/v1/alerts", timeout=5).json()["data"]["alerts"]
+    states = [a["state"] for a in alerts if a["labels"].get("alertname") == name]
+    return "firing" if "firing" in states else (states[0] if states else None)
+
+
+def test_dashboards_rules_and_alerts_against_real_prometheus(stack):
+    api, prometheus = stack["api"], stack["prometheus"]
+    instance = f"127.0.0.1:{api.port}"
+
+    # Quiet traffic establishes the baseline (longer than the alert's `for`, since the
+    # baseline is a median that a long burst would eventually become); a model reload
+    # gives the reload panels data.
+    _run_traffic(api.url, seconds=40, burst_share=0.01, seed=1)
+    reload = httpx.post(api.url + "/admin/reload", headers={"Authorization": "Bearer test-admin"})
+    assert reload.status_code == 200
+
+    # Then an attack burst, in the background while we watch the alert.
+    burst = threading.Thread(target=_run_traffic, args=(api.url, 60, 0.6, 2), daemon=True)
+    burst.start()
+    timeline = []
+
+    def spike_firing():
+        ratio = _query(prometheus, "instance:anomaly_detector_anomaly_ratio:rate1m")
+        limit = _query(prometheus, "instance:anomaly_detector_anomaly_ratio:spike_threshold")
+        state = _alert_state(prometheus, "AnomalyDetectorAnomalySpike")
+        timeline.append((round(time.monotonic()), ratio[:1] and ratio[0]["value"][1],
+                         limit[:1] and limit[0]["value"][1], state))  # fmt: skip
+        return state == "firing"
+
+    try:
+        wait_for(spike_firing, timeout=75, interval=1, what="AnomalySpike firing")
+    except TimeoutError:
+        pytest.fail("AnomalySpike did not fire; (t, ratio, threshold, state):\n"
+                    + "\n".join(map(str, timeline[::3])))  # fmt: skip
+
+    # The firing alert reached Alertmanager.
+    def in_alertmanager():
+        alerts = httpx.get(stack["alertmanager"] + "/api/v2/alerts", timeout=5).json()
+        return any(a["labels"].get("alertname") == "AnomalyDetectorAnomalySpike" for a in alerts)
+
+    wait_for(in_alertmanager, timeout=30, interval=1, what="alert in Alertmanager")
+
+    # Every dashboard panel query returns data.
+    queries = list(grafana_queries(job=JOB, instance=instance, include_annotations=False))
+    assert len(queries) >= 20
+    empty = [(q.uid, q.panel, q.expr) for q in queries if not _finite(_query(prometheus, q.expr))]
+    assert not empty, "panels without data:\n" + "\n".join(map(str, empty))
+
+    # Every recording rule produces series.
+    rules = yaml.safe_load((REPO / "prometheus" / "rules" / "recording.yml").read_text())
+    records = [r["record"] for group in rules["groups"] for r in group["rules"] if "record" in r]
+    missing = [name for name in records if not _query(prometheus, name)]
+    assert not missing, f"recording rules without series: {missing}"
+
+    # The annotations' queries are valid too (they may be empty: they mark events).
+    for q in grafana_queries(job=JOB, instance=instance, include_annotations=True):
+        _query(prometheus, q.expr)
+    burst.join(timeout=90)
