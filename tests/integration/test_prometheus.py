@@ -11,6 +11,7 @@ ten), sends normal traffic, bad requests and then an attack burst, and checks:
 
 import asyncio
 import math
+import shutil
 import subprocess
 import threading
 import time
@@ -19,12 +20,12 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
+from dashboard_queries import grafana_queries
+from observability_tools import PROMETHEUS_HINT, require_tool
 
 from anomaly_detector.simulate import simulate
-from dashboard_queries import grafana_queries
 from factories import write_bundle
 from live import LiveServer, free_port, wait_for
-from observability_tools import PROMETHEUS_HINT, require_tool
 
 pytestmark = pytest.mark.integration
 
@@ -70,46 +71,45 @@ class Process:
 @pytest.fixture
 def stack(tmp_path):
     prometheus = require_tool("prometheus", PROMETHEUS_HINT)
-    alertmanager = (
-        require_tool("prometheus-alertmanager", PROMETHEUS_HINT)
-        if not _which("alertmanager")
-        else _which("alertmanager")
+    alertmanager = shutil.which("alertmanager") or require_tool(
+        "prometheus-alertmanager", PROMETHEUS_HINT
     )
     bundle, model_path = write_bundle(
         tmp_path / "models", seed=5, n_estimators=50, contamination=0.02
     )
     am_port, prom_port = free_port(), free_port()
+    am_url, prom_url = f"http://127.0.0.1:{am_port}", f"http://127.0.0.1:{prom_port}"
     with LiveServer(model_path, tmp_path / "api.log", env={"ADMIN_TOKEN": "test-admin"}) as api:
         am = Process(
-            [alertmanager, f"--config.file={REPO / 'alertmanager' / 'alertmanager.yml'}",
-             f"--storage.path={tmp_path / 'am'}", f"--web.listen-address=127.0.0.1:{am_port}",
-             "--cluster.listen-address="],
+            [
+                alertmanager,
+                f"--config.file={REPO / 'alertmanager' / 'alertmanager.yml'}",
+                f"--storage.path={tmp_path / 'am'}",
+                f"--web.listen-address=127.0.0.1:{am_port}",
+                "--cluster.listen-address=",
+            ],
             tmp_path / "alertmanager.log",
-        )  # fmt: skip
+        )
         prom = Process(
-            [prometheus, f"--config.file={_prometheus_config(tmp_path, api.port, am_port)}",
-             f"--storage.tsdb.path={tmp_path / 'tsdb'}", f"--web.listen-address=127.0.0.1:{prom_port}"],
+            [
+                prometheus,
+                f"--config.file={_prometheus_config(tmp_path, api.port, am_port)}",
+                f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+                f"--web.listen-address=127.0.0.1:{prom_port}",
+            ],
             tmp_path / "prometheus.log",
-        )  # fmt: skip
+        )
         try:
-            prom_url, am_url = f"http://127.0.0.1:{prom_port}", f"http://127.0.0.1:{am_port}"
             wait_for(
                 lambda: httpx.get(prom_url + "/-/ready").status_code == 200, 30, what="prometheus"
             )
             wait_for(
                 lambda: httpx.get(am_url + "/-/ready").status_code == 200, 30, what="alertmanager"
             )
-            yield {"api": api, "prometheus": prom_url, "alertmanager": am_url, "bundle": bundle,
-                   "prometheus_log": prom.log}  # fmt: skip
+            yield {"api": api, "prometheus": prom_url, "alertmanager": am_url, "bundle": bundle}
         finally:
             prom.stop()
             am.stop()
-
-
-def _which(name):
-    import shutil
-
-    return shutil.which(name)
 
 
 def _query(prometheus: str, expr: str) -> list[dict]:
