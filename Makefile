@@ -11,6 +11,8 @@ TRAIN_CSV := $(DATA_DIR)/train.csv
 TEST_CSV := $(DATA_DIR)/test.csv
 MODEL := $(MODEL_DIR)/model.joblib
 PORT ?= 8000
+TRAFFIC_RATE ?= 50
+TRAFFIC_DURATION ?= 300
 
 .PHONY: help run serve test test-fast lint format bench traffic clean clean-notebooks system-deps system-deps-test data model
 
@@ -53,7 +55,8 @@ serve: $(VENV)/.installed-run $(MODEL) ## Start only the API on :$(PORT)
 	$(BIN)/anomaly-detector serve --port $(PORT)
 
 traffic: $(VENV)/.installed-run ## Send realistic traffic with attack bursts to the running service
-	$(BIN)/anomaly-detector simulate --url http://127.0.0.1:$(PORT) --rate 50 --duration 300
+	$(BIN)/anomaly-detector simulate --url http://127.0.0.1:$(PORT) \
+		--rate $(TRAFFIC_RATE) --duration $(TRAFFIC_DURATION)
 
 test: $(VENV)/.installed-test system-deps-test ## Install what tests need and run the whole suite
 	$(BIN)/ruff check service tests bench
