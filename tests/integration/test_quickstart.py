@@ -16,9 +16,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from observability_tools import missing_tool
 
 from live import wait_for
-from observability_tools import missing_tool
 
 pytestmark = pytest.mark.integration
 
@@ -97,10 +97,9 @@ def test_make_run_curl_traffic_and_prometheus(tmp_path):
         )  # fmt: skip
         assert traffic.returncode == 0, traffic.stdout + traffic.stderr
         assert "done" in traffic.stdout
-        wait_for(
-            lambda: _prometheus_value('sum(anomaly_detector_predictions_total{job="anomaly-detector"})') >= 300,
-            timeout=30, interval=1, what="predictions in Prometheus at :9090",
-        )  # fmt: skip
+        scored = 'sum(anomaly_detector_predictions_total{job="anomaly-detector"})'
+        wait_for(lambda: _prometheus_value(scored) >= 300, timeout=30, interval=1,
+                 what="predictions in Prometheus at :9090")  # fmt: skip
         assert _prometheus_value('up{job="anomaly-detector"}') == 1
 
         # A hard kill of make leaves the children running; a second make run cleans them up.
