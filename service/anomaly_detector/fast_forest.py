@@ -51,9 +51,9 @@ class CompiledForest:
         Returns:
             float64 array of shape (n_rows,), each in (0, 1].
         """
-        # Values beyond float32 range become +-inf, exactly as in scikit-learn's own cast.
-        with np.errstate(over="ignore"):
-            inputs = np.ascontiguousarray(rows, dtype=np.float32)
+        # The kernel casts each value to float32 as it reads it (IEEE round to
+        # nearest, beyond range to +-inf), exactly like scikit-learn's input cast.
+        inputs = np.ascontiguousarray(rows, dtype=np.float64)
         if inputs.ndim != 2 or inputs.shape[1] != self.n_features:
             raise ValueError(f"expected shape (n, {self.n_features}), got {inputs.shape}")
         out = np.empty(inputs.shape[0], dtype=np.float64)
@@ -165,7 +165,7 @@ def _score_rows(
             for _ in range(steps):
                 for j in range(block):
                     node = nodes[j]
-                    value = inputs[start + j, feature[node]]
+                    value = np.float32(inputs[start + j, feature[node]])
                     go_right = not (value <= threshold[node])
                     if np.isnan(value):
                         go_right = not missing_left[node]
@@ -201,7 +201,7 @@ def _score_few_rows(
             for _ in range(steps):
                 for k in range(block):
                     node = nodes[k]
-                    value = inputs[row, feature[node]]
+                    value = np.float32(inputs[row, feature[node]])
                     go_right = not (value <= threshold[node])
                     if np.isnan(value):
                         go_right = not missing_left[node]

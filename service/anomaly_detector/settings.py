@@ -38,6 +38,10 @@ class Settings(BaseSettings):
         False,
         description="Accept a new model file whose features differ from the serving model's.",
     )
+    fast_lane: bool = Field(
+        True,
+        description="Serve POST /prediction on the lean ASGI path (same rules and metrics).",
+    )
     log_level: str = Field("INFO", description="Log level of the JSON request log (LOG_LEVEL).")
     log_requests: bool = Field(True, description="Write one JSON log line per request.")
 

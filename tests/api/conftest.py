@@ -30,9 +30,10 @@ def make_client(model):
         client.__exit__(None, None, None)
 
 
-@pytest.fixture
-def client(make_client):
-    return make_client()
+@pytest.fixture(params=[True, False], ids=["fast-lane", "routed"])
+def client(make_client, request):
+    """A client on the fast lane and one through FastAPI routing: both must behave the same."""
+    return make_client(fast_lane=request.param)
 
 
 @pytest.fixture

@@ -12,7 +12,9 @@ from prometheus_client import CollectorRegistry
 
 from anomaly_detector import __version__
 from anomaly_detector.api.errors import install_error_handlers
+from anomaly_detector.api.fast_lane import PredictionFastLane
 from anomaly_detector.api.middleware import ObservabilityMiddleware
+from anomaly_detector.api.recorder import RequestRecorder
 from anomaly_detector.api.routes import admin, health, model, prediction
 from anomaly_detector.metrics import Metrics
 from anomaly_detector.model_store import ModelStore
@@ -30,6 +32,19 @@ Scores API-traffic feature vectors with an Isolation Forest.
 
 Errors are JSON `{"detail": ..., "reason": ...}`, never a traceback.
 """
+
+
+class AnomalyDetectorAPI(FastAPI):
+    """FastAPI with ``POST /prediction`` answered by the fast lane before routing."""
+
+    fast_lane: PredictionFastLane | None = None
+
+    async def __call__(self, scope, receive, send) -> None:
+        lane = self.fast_lane
+        if lane is not None and lane.matches(scope):
+            await lane(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
 
 def create_app(
@@ -56,7 +71,7 @@ def create_app(
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
 
-    app = FastAPI(
+    app = AnomalyDetectorAPI(
         title="Anomaly Detector",
         version=__version__,
         description=DESCRIPTION,
@@ -66,12 +81,12 @@ def create_app(
     app.state.metrics = metrics
     app.state.store = store
     install_error_handlers(app)
+    recorder = RequestRecorder(metrics, settings.log_requests)
     app.add_middleware(
-        ObservabilityMiddleware,
-        metrics=metrics,
-        max_body_bytes=settings.max_body_bytes,
-        log_requests=settings.log_requests,
+        ObservabilityMiddleware, recorder=recorder, max_body_bytes=settings.max_body_bytes
     )
+    if settings.fast_lane:
+        app.fast_lane = PredictionFastLane(store, recorder, settings.max_body_bytes)
     for module in (prediction, model, health, admin):
         app.include_router(module.router)
     return app

@@ -1,4 +1,8 @@
-"""Dependencies shared by the routes, as ``Annotated`` aliases."""
+"""Dependencies shared by the routes, as ``Annotated`` aliases.
+
+All are ``async def``: FastAPI runs plain ``def`` dependencies in a thread pool,
+which for these one-line lookups cost more than the whole prediction.
+"""
 
 from __future__ import annotations
 
@@ -12,19 +16,19 @@ from anomaly_detector.model_store import LoadedModel, ModelStore
 from anomaly_detector.settings import Settings
 
 
-def get_store(request: Request) -> ModelStore:
+async def get_store(request: Request) -> ModelStore:
     return request.app.state.store
 
 
-def get_metrics(request: Request) -> Metrics:
+async def get_metrics(request: Request) -> Metrics:
     return request.app.state.metrics
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_model(request: Request) -> LoadedModel:
+async def get_model(request: Request) -> LoadedModel:
     """The model serving this request (taken once, so a swap cannot change it mid-request)."""
     model = request.app.state.store.current
     if model is None:

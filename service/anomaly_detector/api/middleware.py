@@ -6,18 +6,15 @@ every request and the service answers in well under a millisecond.
 
 from __future__ import annotations
 
-import logging
 import time
 
 from anomaly_detector.api.errors import ApiError
+from anomaly_detector.api.recorder import RequestRecorder
 from anomaly_detector.api.responses import json_response
-from anomaly_detector.logs import ACCESS_LOGGER
-from anomaly_detector.metrics import UNMATCHED_ROUTE, Metrics
+from anomaly_detector.metrics import UNMATCHED_ROUTE
 
 # Scraped or probed every few seconds: counting them would drown real traffic.
 UNINSTRUMENTED_PATHS = frozenset({"/metrics", "/healthz", "/readyz"})
-
-access_log = logging.getLogger(ACCESS_LOGGER)
 
 
 class BodyTooLarge(ApiError):
@@ -27,15 +24,24 @@ class BodyTooLarge(ApiError):
         )
 
 
+def content_length(scope) -> int | None:
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
 class ObservabilityMiddleware:
     """Counts and times each request by route template, limits bodies, logs one line each."""
 
-    def __init__(self, app, metrics: Metrics, max_body_bytes: int, log_requests: bool = True):
+    def __init__(self, app, recorder: RequestRecorder, max_body_bytes: int):
         self.app = app
-        self.metrics = metrics
+        self.recorder = recorder
+        self.metrics = recorder.metrics
         self.max_body_bytes = max_body_bytes
-        self.log_requests = log_requests
-        self._children: dict[tuple[str, str, str], tuple] = {}
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or scope["path"] in UNINSTRUMENTED_PATHS:
@@ -50,7 +56,6 @@ class ObservabilityMiddleware:
                 status_holder[0] = message["status"]
             await send(message)
 
-        declared = _content_length(scope)
         received = 0
 
         async def limited_receive():
@@ -65,6 +70,7 @@ class ObservabilityMiddleware:
         in_flight = self.metrics.http_requests_in_flight
         in_flight.inc()
         try:
+            declared = content_length(scope)
             if declared is not None and declared > limit:
                 # Refuse before reading a byte of an oversized body.
                 self.metrics.rejected_requests.labels(reason="body_too_large").inc()
@@ -77,43 +83,13 @@ class ObservabilityMiddleware:
                 await self.app(scope, limited_receive, send_with_status)
         finally:
             in_flight.dec()
-            self._record(scope, status_holder[0], time.perf_counter() - started)
-
-    def _record(self, scope, status: int, seconds: float) -> None:
-        route = scope.get("route")
-        template = getattr(route, "path", None) or UNMATCHED_ROUTE
-        method = scope["method"]
-        key = (template, method, str(status))
-        children = self._children.get(key)
-        if children is None:
-            labels = {"route": template, "method": method, "status": key[2]}
-            children = (
-                self.metrics.http_requests.labels(**labels),
-                self.metrics.http_request_duration.labels(**labels),
-            )
-            self._children[key] = children
-        children[0].inc()
-        children[1].observe(seconds)
-        if self.log_requests and access_log.isEnabledFor(logging.INFO):
+            route = scope.get("route")
             state = scope.get("state") or {}
-            access_log.info(
-                "request",
-                extra={
-                    "route": template,
-                    "method": method,
-                    "status": status,
-                    "duration_ms": round(seconds * 1000, 3),
-                    "model_version": state.get("model_version"),
-                    "rows": state.get("rows"),
-                },
+            self.recorder.record(
+                getattr(route, "path", None) or UNMATCHED_ROUTE,
+                scope["method"],
+                status_holder[0],
+                time.perf_counter() - started,
+                state.get("model_version"),
+                state.get("rows"),
             )
-
-
-def _content_length(scope) -> int | None:
-    for name, value in scope.get("headers", ()):
-        if name == b"content-length":
-            try:
-                return int(value)
-            except ValueError:
-                return None
-    return None

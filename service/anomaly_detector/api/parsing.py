@@ -18,16 +18,14 @@ from anomaly_detector.schema import FeatureSchema, InputError
 _NON_FINITE_TOKENS = (b"NaN", b"Infinity", b"nan", b"inf")
 
 
-async def read_json_object(request: Request) -> dict[str, Any]:
+def parse_json_body(body: bytes, content_type: str) -> dict[str, Any]:
     """The body as a JSON object, or an ``ApiError`` (415, 422) saying what is wrong."""
-    content_type = request.headers.get("content-type", "")
     if content_type.split(";", 1)[0].strip().lower() != "application/json":
         raise ApiError(
             415,
             "unsupported_media_type",
             f"expected Content-Type: application/json, got {content_type or 'none'!r}",
         )
-    body = await request.body()
     if not body.strip():
         raise ApiError(422, "invalid_json", "the request body is empty; expected a JSON object")
     try:
@@ -47,6 +45,11 @@ async def read_json_object(request: Request) -> dict[str, Any]:
             422, "invalid_request", f"expected a JSON object, got {type(payload).__name__}"
         )
     return payload
+
+
+async def read_json_object(request: Request) -> dict[str, Any]:
+    """``parse_json_body`` of a Starlette request."""
+    return parse_json_body(await request.body(), request.headers.get("content-type", ""))
 
 
 def _check_keys(payload: dict[str, Any], allowed: tuple[str, ...]) -> None:

@@ -18,6 +18,8 @@ from anomaly_detector.api.schemas import (
     PredictionResponse,
     request_body_doc,
 )
+from anomaly_detector.metrics import Metrics
+from anomaly_detector.model_store import LoadedModel
 
 router = APIRouter(tags=["prediction"])
 
@@ -36,7 +38,13 @@ THREAD_ROWS = 1_000
 )
 async def predict(request: Request, model: ModelDep, metrics: MetricsDep) -> Response:
     """Is this row an inlier? Optionally with its anomaly score."""
-    payload = await read_json_object(request)
+    # Normally served by the fast lane (api/fast_lane.py) before routing; this
+    # route documents the endpoint and serves it when the fast lane is off.
+    return json_response(predict_one(await read_json_object(request), model, metrics))
+
+
+def predict_one(payload: dict, model: LoadedModel, metrics: Metrics) -> dict:
+    """The response body for one ``POST /prediction`` payload (raises ``ApiError``)."""
     row, with_score = parse_prediction(payload, model.bundle.schema)
     scores = model.scorer.score_rows([row])
     anomaly_score = float(scores.anomaly_score[0])
@@ -45,7 +53,7 @@ async def predict(request: Request, model: ModelDep, metrics: MetricsDep) -> Res
     body = {"is_inlier": is_inlier, "model_version": model.version}
     if with_score:
         body["anomaly_score"] = anomaly_score
-    return json_response(body)
+    return body
 
 
 @router.post(
