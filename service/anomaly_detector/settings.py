@@ -31,6 +31,33 @@ class Settings(BaseSettings):
     reload_interval_seconds: float = Field(
         2.0, gt=0, description="How often the model file is checked for changes."
     )
+    models_dir: Path | None = Field(
+        None,
+        description="Only model files inside this folder are loaded (MODELS_DIR); "
+        "default: the folder of MODEL_PATH.",
+    )
+    require_checksum: bool = Field(
+        True,
+        description="Load a pickle only when its sha256 matches model.json (REQUIRE_CHECKSUM).",
+    )
+    max_in_flight: int = Field(
+        64,
+        ge=1,
+        description="Requests served at once per worker; beyond it 503 with Retry-After.",
+    )
+    request_timeout_seconds: float = Field(
+        10.0, gt=0, description="A request still running after this gets 503 (REQUEST_TIMEOUT)."
+    )
+    shutdown_delay_seconds: float = Field(
+        0.0,
+        ge=0,
+        description="On SIGTERM, report not-ready this long before refusing connections, "
+        "so load balancers stop sending traffic first.",
+    )
+    api_keys: str = Field(
+        "",
+        description="Comma-separated keys; when set, prediction endpoints need X-API-Key.",
+    )
     admin_token: SecretStr | None = Field(
         None, description="Token for POST /admin/reload; the endpoint is off when unset."
     )
@@ -44,6 +71,15 @@ class Settings(BaseSettings):
     )
     log_level: str = Field("INFO", description="Log level of the JSON request log (LOG_LEVEL).")
     log_requests: bool = Field(True, description="Write one JSON log line per request.")
+
+
+    @property
+    def trusted_models_dir(self) -> Path:
+        return (self.models_dir or self.model_path.parent).resolve()
+
+    @property
+    def api_key_set(self) -> frozenset[str]:
+        return frozenset(key.strip() for key in self.api_keys.split(",") if key.strip())
 
 
 @lru_cache
