@@ -92,6 +92,10 @@ def train(
     random_state: Annotated[int, typer.Option(help="Seed; same data and seed, same scores.")] = 42,
     test: Annotated[Path | None, typer.Option(help="Labelled hold-out CSV to evaluate on.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
+    format: Annotated[
+        str,
+        typer.Option(help="'joblib' (model.joblib, a pickle) or 'skops' (model.skops, no code)."),
+    ] = "joblib",
 ) -> None:
     """Train a model bundle from any CSV and write it atomically to OUT."""
     from anomaly_detector.bundle import save_bundle
@@ -106,6 +110,8 @@ def train(
         train as train_model,
     )
 
+    if format not in ("joblib", "skops"):
+        _fail(f"--format must be 'joblib' or 'skops', got {format!r}")
     config = TrainConfig(
         n_estimators=n_estimators,
         max_samples=_max_samples(max_samples),
@@ -130,7 +136,7 @@ def train(
         _fail(str(exc))
         return
     try:
-        model_path, metadata_path = save_bundle(result.bundle, out)
+        model_path, metadata_path = save_bundle(result.bundle, out, format=format)
     except OSError as exc:
         _fail(f"cannot write the model to {out}: {exc}")
         return
@@ -148,10 +154,8 @@ def serve(
     model: Annotated[Path | None, typer.Option(help="Model bundle (default MODEL_PATH).")] = None,
 ) -> None:
     """Serve the model over HTTP (FastAPI on uvicorn)."""
-    import uvicorn
-
-    from anomaly_detector.api.app import create_app
     from anomaly_detector.logs import configure_logging
+    from anomaly_detector.server import serve as run_server
     from anomaly_detector.settings import Settings
 
     overrides = {
@@ -159,14 +163,7 @@ def serve(
     }
     settings = Settings(**overrides)
     configure_logging(settings.log_level)
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        access_log=False,
-        log_level=settings.log_level.lower(),
-        timeout_graceful_shutdown=10,
-    )
+    run_server(settings)
 
 
 @app.command()

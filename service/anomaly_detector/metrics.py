@@ -53,6 +53,7 @@ REJECT_REASONS = (
     "no_model",
     "unauthorized",
     "overloaded",
+    "timeout",
 )
 
 

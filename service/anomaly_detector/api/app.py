@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry
 from anomaly_detector import __version__
 from anomaly_detector.api.errors import install_error_handlers
 from anomaly_detector.api.fast_lane import PredictionFastLane
+from anomaly_detector.api.guard import Guard
 from anomaly_detector.api.middleware import ObservabilityMiddleware
 from anomaly_detector.api.recorder import RequestRecorder
 from anomaly_detector.api.routes import admin, health, model, prediction
@@ -82,11 +83,20 @@ def create_app(
     app.state.store = store
     install_error_handlers(app)
     recorder = RequestRecorder(metrics, settings.log_requests)
+    guard = Guard(settings.max_in_flight, settings.api_key_set)
+    app.state.guard = guard
+    app.state.draining = False
     app.add_middleware(
-        ObservabilityMiddleware, recorder=recorder, max_body_bytes=settings.max_body_bytes
+        ObservabilityMiddleware,
+        recorder=recorder,
+        guard=guard,
+        max_body_bytes=settings.max_body_bytes,
+        timeout_seconds=settings.request_timeout_seconds,
     )
     if settings.fast_lane:
-        app.fast_lane = PredictionFastLane(store, recorder, settings.max_body_bytes)
+        app.fast_lane = PredictionFastLane(
+            store, recorder, guard, settings.max_body_bytes, settings.request_timeout_seconds
+        )
     for module in (prediction, model, health, admin):
         app.include_router(module.router)
     return app

@@ -11,12 +11,15 @@ endpoint in OpenAPI and serves it when the lane is disabled.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
 import orjson
 
 from anomaly_detector.api.errors import ApiError
+from anomaly_detector.api.guard import Guard, error_parts
+from anomaly_detector.api.middleware import RequestTimedOut
 from anomaly_detector.api.parsing import parse_json_body
 from anomaly_detector.api.recorder import RequestRecorder
 from anomaly_detector.api.routes.prediction import predict_one
@@ -35,11 +38,20 @@ class _BodyTooLarge(Exception):
 class PredictionFastLane:
     """Handles one ASGI ``POST /prediction`` exchange end to end."""
 
-    def __init__(self, store: ModelStore, recorder: RequestRecorder, max_body_bytes: int):
+    def __init__(
+        self,
+        store: ModelStore,
+        recorder: RequestRecorder,
+        guard: Guard,
+        max_body_bytes: int,
+        timeout_seconds: float,
+    ):
         self.store = store
         self.recorder = recorder
         self.metrics = recorder.metrics
+        self.guard = guard
         self.max_body_bytes = max_body_bytes
+        self.timeout_seconds = timeout_seconds
 
     @staticmethod
     def matches(scope) -> bool:
@@ -66,10 +78,18 @@ class PredictionFastLane:
             elif name == b"content-length":
                 declared = int(value) if value.isdigit() else None
         model = self.store.current
+        entered = False
         try:
+            self.guard.check_key(ROUTE, scope["headers"])
             if declared is not None and declared > self.max_body_bytes:
                 raise _BodyTooLarge
-            body = await self._read_body(receive)
+            self.guard.enter()
+            entered = True
+            try:
+                # Scoring never waits; only a slow client sending its body can.
+                body = await asyncio.wait_for(self._read_body(receive), self.timeout_seconds)
+            except asyncio.TimeoutError:
+                raise RequestTimedOut(self.timeout_seconds) from None
             if model is None:
                 raise ApiError(503, "no_model", "no valid model is loaded yet; check GET /readyz",
                                headers={"Retry-After": "5"})  # fmt: skip
@@ -88,12 +108,12 @@ class PredictionFastLane:
             log.exception("unexpected error in POST /prediction")
             return 500, orjson.dumps({"detail": "internal error", "reason": "internal"}), \
                 _JSON_HEADERS, None  # fmt: skip
+        finally:
+            if entered:
+                self.guard.leave()
         self.metrics.rejected_requests.labels(reason=error.reason).inc()
-        headers = list(_JSON_HEADERS)
-        for name, value in (error.headers or {}).items():
-            headers.append((name.lower().encode(), str(value).encode()))
-        body = orjson.dumps({"detail": error.detail, "reason": error.reason})
-        return error.status_code, body, headers, model.version if model else None
+        status, body, headers = error_parts(error)
+        return status, body, headers, model.version if model else None
 
     async def _read_body(self, receive) -> bytes:
         chunks = []

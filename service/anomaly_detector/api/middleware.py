@@ -1,4 +1,4 @@
-"""Pure-ASGI middleware: RED metrics, body-size limit and the JSON access log.
+"""Pure-ASGI middleware: admission, body-size limit, timeout, RED metrics and the access log.
 
 Written against ASGI directly (not ``BaseHTTPMiddleware``) because it runs on
 every request and the service answers in well under a millisecond.
@@ -6,11 +6,12 @@ every request and the service answers in well under a millisecond.
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from anomaly_detector.api.errors import ApiError
+from anomaly_detector.api.guard import Guard, send_error
 from anomaly_detector.api.recorder import RequestRecorder
-from anomaly_detector.api.responses import json_response
 from anomaly_detector.metrics import UNMATCHED_ROUTE
 
 # Scraped or probed every few seconds: counting them would drown real traffic.
@@ -21,6 +22,16 @@ class BodyTooLarge(ApiError):
     def __init__(self, limit: int) -> None:
         super().__init__(
             413, "body_too_large", f"request body is larger than the limit of {limit} bytes"
+        )
+
+
+class RequestTimedOut(ApiError):
+    def __init__(self, seconds: float) -> None:
+        super().__init__(
+            503,
+            "timeout",
+            f"the request took longer than {seconds:g} s and was abandoned; retry later",
+            headers={"Retry-After": "1"},
         )
 
 
@@ -35,20 +46,29 @@ def content_length(scope) -> int | None:
 
 
 class ObservabilityMiddleware:
-    """Counts and times each request by route template, limits bodies, logs one line each."""
+    """Admits, limits, times out, counts and logs every request (probes and /metrics aside)."""
 
-    def __init__(self, app, recorder: RequestRecorder, max_body_bytes: int):
+    def __init__(
+        self,
+        app,
+        recorder: RequestRecorder,
+        guard: Guard,
+        max_body_bytes: int,
+        timeout_seconds: float,
+    ):
         self.app = app
         self.recorder = recorder
         self.metrics = recorder.metrics
+        self.guard = guard
         self.max_body_bytes = max_body_bytes
+        self.timeout_seconds = timeout_seconds
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or scope["path"] in UNINSTRUMENTED_PATHS:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        status_holder = [500]
+        status_holder: list[int | None] = [None]  # None until the response starts
         limit = self.max_body_bytes
 
         async def send_with_status(message):
@@ -70,17 +90,7 @@ class ObservabilityMiddleware:
         in_flight = self.metrics.http_requests_in_flight
         in_flight.inc()
         try:
-            declared = content_length(scope)
-            if declared is not None and declared > limit:
-                # Refuse before reading a byte of an oversized body.
-                self.metrics.rejected_requests.labels(reason="body_too_large").inc()
-                error = BodyTooLarge(limit)
-                response = json_response(
-                    {"detail": error.detail, "reason": error.reason}, status_code=413
-                )
-                await response(scope, receive, send_with_status)
-            else:
-                await self.app(scope, limited_receive, send_with_status)
+            await self._admit_and_run(scope, limited_receive, send_with_status, status_holder)
         finally:
             in_flight.dec()
             route = scope.get("route")
@@ -88,8 +98,29 @@ class ObservabilityMiddleware:
             self.recorder.record(
                 getattr(route, "path", None) or UNMATCHED_ROUTE,
                 scope["method"],
-                status_holder[0],
+                status_holder[0] or 500,
                 time.perf_counter() - started,
                 state.get("model_version"),
                 state.get("rows"),
             )
+
+    async def _admit_and_run(self, scope, receive, send, status_holder) -> None:
+        try:
+            self.guard.check_key(scope["path"], scope["headers"])
+            declared = content_length(scope)
+            if declared is not None and declared > self.max_body_bytes:
+                # Refuse before reading a byte of an oversized body.
+                raise BodyTooLarge(self.max_body_bytes)
+            self.guard.enter()
+        except ApiError as error:
+            self.metrics.rejected_requests.labels(reason=error.reason).inc()
+            await send_error(send, error)
+            return
+        try:
+            await asyncio.wait_for(self.app(scope, receive, send), self.timeout_seconds)
+        except asyncio.TimeoutError:
+            self.metrics.rejected_requests.labels(reason="timeout").inc()
+            if status_holder[0] is None:
+                await send_error(send, RequestTimedOut(self.timeout_seconds))
+        finally:
+            self.guard.leave()

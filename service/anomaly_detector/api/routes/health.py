@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import Response
 
@@ -25,8 +25,10 @@ async def healthz() -> Response:
     responses={503: {"model": HealthResponse, "description": "No valid model loaded."}},
     summary="Readiness",
 )
-async def readyz(store: StoreDep) -> Response:
-    """Ready only while a valid model is loaded."""
+async def readyz(request: Request, store: StoreDep) -> Response:
+    """Ready only while a valid model is loaded and the service is not shutting down."""
+    if getattr(request.app.state, "draining", False):
+        return json_response({"status": "draining", "detail": "shutting down"}, status_code=503)
     model = store.current
     if model is None:
         return json_response(

@@ -1,0 +1,53 @@
+"""Overload: beyond MAX_IN_FLIGHT the service answers 503 at once, then recovers."""
+
+import asyncio
+import statistics
+import time
+
+import httpx
+import pytest
+
+from anomaly_detector.api.schemas import VECTOR_EXAMPLE
+from factories import write_bundle
+from live import LiveServer
+
+pytestmark = pytest.mark.integration
+
+
+async def _flood(url: str, n: int) -> list[tuple[int, float, str | None]]:
+    batch = {"feature_vectors": [VECTOR_EXAMPLE] * 10_000}
+
+    async def one(client):
+        started = time.perf_counter()
+        response = await client.post("/predictions", json=batch)
+        return (
+            response.status_code,
+            time.perf_counter() - started,
+            response.headers.get("retry-after"),
+        )
+
+    limits = httpx.Limits(max_connections=n)
+    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as client:
+        return await asyncio.gather(*(one(client) for _ in range(n)))
+
+
+def test_overload_gets_fast_503_then_recovers(tmp_path):
+    _, model_path = write_bundle(tmp_path / "models", seed=51)
+    with LiveServer(model_path, tmp_path / "server.log", env={"MAX_IN_FLIGHT": "2"}) as server:
+        results = asyncio.run(_flood(server.url, 16))
+        served = [seconds for status, seconds, _ in results if status == 200]
+        refused = [(seconds, retry) for status, seconds, retry in results if status == 503]
+        assert {status for status, _, _ in results} == {200, 503}
+        assert served and refused
+        assert all(retry == "1" for _, retry in refused)
+        # Refusals do not queue behind the work: they come back sooner than the work does.
+        assert statistics.median(s for s, _ in refused) < statistics.median(served)
+        assert server.metric(
+            "anomaly_detector_rejected_requests_total", {"reason": "overloaded"}
+        ) == len(refused)
+        # Recovery: once the flood is over, everything is served again.
+        assert server.metric("http_requests_in_flight") == 0
+        after = httpx.post(server.url + "/prediction", json={"feature_vector": VECTOR_EXAMPLE})
+        assert after.status_code == 200
+        again = asyncio.run(_flood(server.url, 2))
+        assert [status for status, _, _ in again] == [200, 200]
