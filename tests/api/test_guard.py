@@ -13,17 +13,23 @@ def test_api_keys_protect_scoring_and_model_routes(make_client, fast_lane):
     for headers in ({}, {"X-API-Key": "wrong"}, {"X-API-Key": ""}):
         refused = client.post("/prediction", json=body, headers=headers)
         assert refused.status_code == 401 and refused.json()["reason"] == "unauthorized"
-    assert client.post("/prediction", json=body, headers={"X-API-Key": "key-two"}).status_code == 200
+    assert (
+        client.post("/prediction", json=body, headers={"X-API-Key": "key-two"}).status_code == 200
+    )
     batch = {"feature_vectors": [VECTOR_EXAMPLE]}
     assert client.post("/predictions", json=batch).status_code == 401
-    assert client.post("/predictions", json=batch, headers={"X-API-Key": "key-one"}).status_code == 200
+    assert (
+        client.post("/predictions", json=batch, headers={"X-API-Key": "key-one"}).status_code == 200
+    )
     assert client.get("/model_information").status_code == 401
     # Probes and metrics stay open: an orchestrator and Prometheus have no key.
     assert client.get("/healthz").status_code == 200
     assert client.get("/readyz").status_code == 200
     assert client.get("/metrics").status_code == 200
     registry = client.app.state.metrics.registry
-    refused = registry.get_sample_value("anomaly_detector_rejected_requests_total", {"reason": "unauthorized"})
+    refused = registry.get_sample_value(
+        "anomaly_detector_rejected_requests_total", {"reason": "unauthorized"}
+    )
     assert refused == 5
 
 
@@ -38,7 +44,10 @@ def test_slow_request_times_out_with_503(make_client):
     assert response.json()["reason"] == "timeout"
     assert response.headers["retry-after"] == "1"
     registry = client.app.state.metrics.registry
-    assert registry.get_sample_value("anomaly_detector_rejected_requests_total", {"reason": "timeout"}) == 1
+    assert (
+        registry.get_sample_value("anomaly_detector_rejected_requests_total", {"reason": "timeout"})
+        == 1
+    )
     # The slot was released: the next request is served.
     assert client.post("/prediction", json={"feature_vector": VECTOR_EXAMPLE}).status_code == 200
     assert client.app.state.guard.in_flight == 0
