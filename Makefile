@@ -14,7 +14,7 @@ PORT ?= 8000
 TRAFFIC_RATE ?= 50
 TRAFFIC_DURATION ?= 300
 
-.PHONY: help run serve test test-fast lint format bench traffic clean clean-notebooks system-deps system-deps-test data model
+.PHONY: help run serve test test-fast lint format bench reliability traffic clean clean-notebooks system-deps system-deps-test data model
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-16s %s\n", $$1, $$2}'
@@ -75,6 +75,10 @@ format: $(VENV)/.installed-test ## Apply ruff formatting
 
 bench: $(VENV)/.installed-test ## Micro-benchmarks: fast scorer vs scikit-learn
 	$(BIN)/python bench/scoring.py
+
+reliability: $(VENV)/.installed-test ## Load-with-faults scenarios and long API fuzzing, printed as figures
+	$(BIN)/python bench/reliability.py --swaps 24
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-1000} $(BIN)/pytest tests/api/test_fuzz.py -q -p no:randomly
 
 clean: ## Remove generated data, models, caches (keeps .venv)
 	rm -rf $(MODEL_DIR) $(DATA_DIR)/*.csv .pytest_cache .ruff_cache .hypothesis .run
