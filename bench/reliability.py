@@ -36,11 +36,10 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))  # reuse the tests' real-process launcher
 
-from live import LiveServer, wait_for  # noqa: E402
-
 from anomaly_detector.bundle import METADATA_FILENAME, MODEL_FILENAME, save_bundle  # noqa: E402
 from anomaly_detector.datagen import generate_traffic  # noqa: E402
 from anomaly_detector.training import TrainConfig, train  # noqa: E402
+from live import LiveServer, wait_for  # noqa: E402
 
 VECTOR = ["mobile", 14, 42.5, 0.01, 38.0, 95.0, 20480, 512000, 6, 0]
 FAULTS = ("truncated", "garbage", "other_schema", "wrong_hash")

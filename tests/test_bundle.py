@@ -15,6 +15,7 @@ from anomaly_detector.bundle import (
     BUNDLE_FORMAT_VERSION,
     METADATA_FILENAME,
     MODEL_FILENAME,
+    SKOPS_FILENAME,
     BundleError,
     atomic_write,
     load_bundle,
@@ -177,3 +178,56 @@ def test_set_threshold_survives_save_and_load(trained_bundle, traffic_frame, tmp
     np.testing.assert_array_equal(
         loaded.pipeline.predict(inputs) == 1, -loaded.pipeline.score_samples(inputs) <= 0.55
     )
+
+
+def test_bundle_error_carries_a_reason_for_logs(tmp_path: Path) -> None:
+    with pytest.raises(BundleError) as missing:
+        load_bundle(tmp_path / "absent.joblib")
+    assert missing.value.reason == "missing_file"
+    assert BundleError("broken").reason == "invalid_bundle"
+
+
+def test_save_skops_writes_model_skops_and_its_checksum(trained_bundle, tmp_path: Path) -> None:
+    bundle = trained_bundle().result.bundle
+    model_path, metadata_path = save_bundle(bundle, tmp_path / "skops", format="skops")
+    assert model_path.name == SKOPS_FILENAME
+    assert sorted(p.name for p in model_path.parent.iterdir()) == [
+        METADATA_FILENAME,
+        SKOPS_FILENAME,
+    ]
+    metadata = json.loads(metadata_path.read_text())
+    assert metadata["file"] == SKOPS_FILENAME
+    assert metadata["sha256"] == hashlib.sha256(model_path.read_bytes()).hexdigest()
+    assert metadata["version"] == bundle.version
+    assert model_path.read_bytes()[:2] == b"PK"  # a zip archive, not a pickle
+
+
+def test_skops_round_trip_scores_exactly_as_joblib(trained_bundle, traffic_frame, tmp_path) -> None:
+    saved = trained_bundle()
+    kinds = {feature.kind for feature in saved.result.bundle.schema.features}
+    assert {"categorical", "log_numeric"} <= kinds  # the types skops does not trust by default
+    skops_path, _ = save_bundle(saved.result.bundle, tmp_path / "skops", format="skops")
+    from_joblib = load_bundle(saved.model_path)
+    from_skops = load_bundle(skops_path)
+    rows = traffic_frame.drop(columns=["is_anomaly", "anomaly_type"])
+    rows.loc[:10, "client_type"] = "never-seen"
+    rows.loc[11:20, "request_rate"] = np.nan
+    joblib_scores = from_joblib.pipeline.score_samples(from_joblib.schema.coerce_frame(rows))
+    skops_scores = from_skops.pipeline.score_samples(from_skops.schema.coerce_frame(rows))
+    assert np.max(np.abs(skops_scores - joblib_scores)) == 0
+    assert from_skops.schema == from_joblib.schema
+    assert from_skops.threshold == from_joblib.threshold
+    assert from_skops.metadata == from_joblib.metadata
+
+
+def test_load_damaged_skops_file(trained_bundle, tmp_path: Path) -> None:
+    skops_path, _ = save_bundle(trained_bundle().result.bundle, tmp_path / "s", format="skops")
+    data = skops_path.read_bytes()
+    skops_path.write_bytes(data[: len(data) // 2])
+    _assert_bundle_error(skops_path, "cannot read model.skops")
+
+
+def test_save_refuses_an_unknown_format(trained_bundle, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="unknown bundle format 'pickle'"):
+        save_bundle(trained_bundle().result.bundle, tmp_path / "x", format="pickle")
+    assert not (tmp_path / "x").exists()

@@ -2,18 +2,23 @@
 
 On disk a bundle is two files side by side:
 
-* ``model.joblib``: a plain dict (format marker, pipeline, schema, threshold,
-  metadata), so it does not depend on this module's class layout;
+* the model file: a plain dict (format marker, pipeline, schema, threshold,
+  metadata), so it does not depend on this module's class layout. Either
+  ``model.joblib`` (a pickle: loading it runs whatever code it names) or
+  ``model.skops`` (skops: loads only types on an allow-list, see ``trust``);
 * ``model.json``: the metadata for people and tools, plus the sha256 of the
-  joblib file.
+  model file and its name.
 
 Both are written atomically (temporary file in the same folder, fsync, rename),
-joblib first, so a reader never sees half a file.
+model file first, so a reader never sees half a file. ``load_bundle`` trusts the
+file it is given; the service loads through ``trust.load_trusted_bundle``, which
+first checks where the file is and that its checksum matches ``model.json``.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import tempfile
@@ -30,11 +35,22 @@ from anomaly_detector.schema import FeatureSchema
 BUNDLE_FORMAT = "anomaly-detector-bundle"
 BUNDLE_FORMAT_VERSION = 1
 MODEL_FILENAME = "model.joblib"
+SKOPS_FILENAME = "model.skops"
 METADATA_FILENAME = "model.json"
+# File name of the model file for each ``save_bundle`` format.
+FORMATS = {"joblib": MODEL_FILENAME, "skops": SKOPS_FILENAME}
 
 
 class BundleError(ValueError):
-    """A file is not a usable model bundle; the message says why."""
+    """A file is not a usable model bundle; the message says why.
+
+    ``reason`` is a short label for logs (``invalid_bundle``, ``missing_file``,
+    ``checksum_mismatch``, ...).
+    """
+
+    def __init__(self, message: str, reason: str = "invalid_bundle") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 @dataclass
@@ -123,36 +139,88 @@ def atomic_write(path: str | Path, write: Callable[[Any], None], mode: str = "wb
         raise
 
 
-def save_bundle(bundle: ModelBundle, out_dir: str | Path) -> tuple[Path, Path]:
-    """Write ``model.joblib`` then ``model.json`` into ``out_dir``, each atomically.
+def import_skops_io():
+    """The ``skops.io`` module, or a ``BundleError`` saying how to install it."""
+    try:
+        import skops.io
+    except ImportError as exc:  # pragma: no cover - skops is a dependency; this is the hint
+        raise BundleError("model.skops files need the skops package (pip install skops)") from exc
+    return skops.io
+
+
+def save_bundle(
+    bundle: ModelBundle, out_dir: str | Path, format: str = "joblib"
+) -> tuple[Path, Path]:
+    """Write the model file then ``model.json`` into ``out_dir``, each atomically.
+
+    Args:
+        bundle: the bundle to publish.
+        out_dir: the models folder (created if missing).
+        format: ``"joblib"`` writes ``model.joblib`` (a pickle); ``"skops"`` writes
+            ``model.skops``, which loads without running code from the file.
 
     Returns:
-        (path of model.joblib, path of model.json).
+        (path of the model file, path of model.json).
     """
+    if format not in FORMATS:
+        raise ValueError(f"unknown bundle format {format!r}; use one of: {', '.join(FORMATS)}")
     out_dir = Path(out_dir)
-    model_path = out_dir / MODEL_FILENAME
+    model_path = out_dir / FORMATS[format]
     metadata_path = out_dir / METADATA_FILENAME
-    atomic_write(model_path, lambda handle: joblib.dump(bundle.to_payload(), handle))
-    metadata = {**bundle.metadata, "sha256": sha256_file(model_path), "file": MODEL_FILENAME}
+    if format == "skops":
+        data = import_skops_io().dumps(bundle.to_payload())
+    else:
+        buffer = io.BytesIO()
+        joblib.dump(bundle.to_payload(), buffer)
+        data = buffer.getvalue()
+    atomic_write(model_path, lambda handle: handle.write(data))
+    # The hash of the bytes written, not of the file read back: another publisher
+    # may have replaced the file in between.
+    sha256 = hashlib.sha256(data).hexdigest()
+    metadata = {**bundle.metadata, "sha256": sha256, "file": model_path.name}
     text = json.dumps(metadata, indent=2, sort_keys=False, default=str) + "\n"
     atomic_write(metadata_path, lambda handle: handle.write(text), mode="w")
     return model_path, metadata_path
 
 
+def bundle_from_bytes(data: bytes, name: str) -> ModelBundle:
+    """Parse the bytes of a model file; ``name`` ending in ``.skops`` selects skops, else joblib.
+
+    Raises:
+        BundleError: the bytes are not a bundle, or (skops) hold types not on
+            ``trust.SKOPS_TRUSTED_TYPES``.
+    """
+    if name.endswith(".skops"):
+        # Imported here: trust imports this module, and the allow-list belongs
+        # with the other checks made before a file is deserialized.
+        from anomaly_detector.trust import load_skops_payload
+
+        payload = load_skops_payload(data, name)
+    else:
+        try:
+            payload = joblib.load(io.BytesIO(data))
+        except Exception as exc:  # unpickling raises anything from EOFError to ImportError
+            raise BundleError(f"cannot read {name}: {type(exc).__name__}: {exc}") from exc
+    return ModelBundle.from_payload(payload)
+
+
 def load_bundle(path: str | Path) -> ModelBundle:
-    """Read a bundle from ``model.joblib``.
+    """Read a bundle from ``model.joblib`` or ``model.skops`` (chosen by the suffix).
+
+    This trusts ``path``: a joblib file is a pickle and can run code. The
+    service loads through ``trust.load_trusted_bundle`` instead.
 
     Raises:
         BundleError: the file is missing, unreadable, or not a bundle.
     """
     path = Path(path)
     if not path.is_file():
-        raise BundleError(f"model file {path} does not exist")
+        raise BundleError(f"model file {path} does not exist", reason="missing_file")
     try:
-        payload = joblib.load(path)
-    except Exception as exc:  # unpickling raises anything from EOFError to ImportError
-        raise BundleError(f"cannot read {path.name}: {type(exc).__name__}: {exc}") from exc
-    return ModelBundle.from_payload(payload)
+        data = path.read_bytes()
+    except OSError as exc:
+        raise BundleError(f"cannot read {path.name}: {exc}") from exc
+    return bundle_from_bytes(data, path.name)
 
 
 def read_metadata(model_path: str | Path) -> dict[str, Any] | None:

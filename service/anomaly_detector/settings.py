@@ -72,7 +72,6 @@ class Settings(BaseSettings):
     log_level: str = Field("INFO", description="Log level of the JSON request log (LOG_LEVEL).")
     log_requests: bool = Field(True, description="Write one JSON log line per request.")
 
-
     @property
     def trusted_models_dir(self) -> Path:
         return (self.models_dir or self.model_path.parent).resolve()

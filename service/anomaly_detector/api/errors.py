@@ -17,12 +17,28 @@ from anomaly_detector.api.responses import json_response
 from anomaly_detector.schema import InputError
 
 
+# Messages quote what the client sent (unknown feature names, unexpected fields);
+# past this length the middle is cut, so a hostile body cannot make a huge answer.
+MAX_DETAIL_CHARS = 4_000
+_DETAIL_TAIL_CHARS = 1_000
+
+
+def bounded_detail(detail: str) -> str:
+    """``detail``, with its middle cut when longer than ``MAX_DETAIL_CHARS``."""
+    if len(detail) <= MAX_DETAIL_CHARS:
+        return detail
+    head = MAX_DETAIL_CHARS - _DETAIL_TAIL_CHARS
+    cut = len(detail) - MAX_DETAIL_CHARS
+    return f"{detail[:head]} ... ({cut} characters cut) ... {detail[-_DETAIL_TAIL_CHARS:]}"
+
+
 class ApiError(Exception):
     """A request the service refuses, with its HTTP status and metrics reason."""
 
     def __init__(
         self, status_code: int, reason: str, detail: str, headers: dict | None = None
     ) -> None:
+        detail = bounded_detail(detail)
         super().__init__(detail)
         self.status_code = status_code
         self.reason = reason

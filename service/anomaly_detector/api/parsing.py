@@ -15,7 +15,8 @@ from starlette.requests import Request
 from anomaly_detector.api.errors import ApiError
 from anomaly_detector.schema import FeatureSchema, InputError
 
-_NON_FINITE_TOKENS = (b"NaN", b"Infinity", b"nan", b"inf")
+# The literals some encoders write for non-finite floats (NaN, Infinity, -inf, ...).
+_NON_FINITE_LITERALS = ("nan", "inf")
 
 
 def parse_json_body(body: bytes, content_type: str) -> dict[str, Any]:
@@ -32,7 +33,7 @@ def parse_json_body(body: bytes, content_type: str) -> dict[str, Any]:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         message = str(exc)
-        if "infinity" in message or any(token in body for token in _NON_FINITE_TOKENS):
+        if _is_non_finite(exc):
             raise ApiError(
                 422,
                 "non_finite",
@@ -45,6 +46,18 @@ def parse_json_body(body: bytes, content_type: str) -> dict[str, Any]:
             422, "invalid_request", f"expected a JSON object, got {type(payload).__name__}"
         )
     return payload
+
+
+def _is_non_finite(exc: orjson.JSONDecodeError) -> bool:
+    """Did parsing stop at a non-finite number, rather than at any other mistake?
+
+    Looks at where parsing stopped, not for the letters anywhere in the body: a
+    value such as "info" in an otherwise broken body is plain invalid JSON.
+    """
+    if "infinity" in exc.msg:  # a number beyond double range, such as 1e999
+        return True
+    at_error = exc.doc[exc.pos : exc.pos + 4].lstrip("+-")
+    return at_error[:3].lower() in _NON_FINITE_LITERALS
 
 
 async def read_json_object(request: Request) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from starlette.responses import Response
 from anomaly_detector.api.deps import SettingsDep, StoreDep
 from anomaly_detector.api.errors import ApiError
 from anomaly_detector.api.responses import json_response
-from anomaly_detector.api.schemas import ErrorResponse, ReloadResponse
+from anomaly_detector.api.schemas import ERROR_RESPONSES, ErrorResponse, ReloadResponse
 
 router = APIRouter(tags=["admin"])
 
@@ -38,6 +38,9 @@ def check_admin(settings, authorization: str | None) -> None:
         401: {"model": ErrorResponse},
         404: {"model": ErrorResponse, "description": "ADMIN_TOKEN is unset."},
         409: {"model": ReloadResponse, "description": "The file was refused."},
+        413: ERROR_RESPONSES[413],
+        # Declared so OpenAPI shows our error body, not FastAPI's HTTPValidationError.
+        422: {"model": ErrorResponse, "description": "allow_schema_change is not a boolean."},
     },
     summary="Reload the model file now",
 )
