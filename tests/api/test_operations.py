@@ -1,7 +1,5 @@
 """Health probes, /metrics, /model_information, the admin reload and HTTP metric labels."""
 
-import shutil
-
 from anomaly_detector.api.schemas import VECTOR_EXAMPLE
 from factories import write_bundle
 
@@ -76,8 +74,8 @@ def test_admin_reload_requires_the_token(make_client, model, tmp_path):
     client = make_client(admin_token="s3cret-token")
     assert client.post("/admin/reload").status_code == 401
     assert client.post("/admin/reload", headers={"Authorization": "Bearer nope"}).status_code == 401
-    new_bundle, new_path = write_bundle(tmp_path / "new", seed=12)
-    shutil.copy(new_path, model[1])
+    # Published the way users publish: model.joblib and its model.json, side by side.
+    new_bundle, _ = write_bundle(model[1].parent, seed=12)
     response = client.post("/admin/reload", headers={"Authorization": "Bearer s3cret-token"})
     assert response.status_code == 200
     assert response.json()["version"] == new_bundle.version
