@@ -16,7 +16,6 @@ from starlette.responses import Response
 from anomaly_detector.api.responses import json_response
 from anomaly_detector.schema import InputError
 
-
 # Messages quote what the client sent (unknown feature names, unexpected fields);
 # past this length the middle is cut, so a hostile body cannot make a huge answer.
 MAX_DETAIL_CHARS = 4_000
