@@ -78,7 +78,7 @@ bench: $(VENV)/.installed-test ## Micro-benchmarks: fast scorer vs scikit-learn
 
 reliability: $(VENV)/.installed-test ## Load-with-faults scenarios and long API fuzzing, printed as figures
 	$(BIN)/python bench/reliability.py --swaps 24
-	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-1000} $(BIN)/pytest tests/api/test_fuzz.py -q -p no:randomly
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-500} $(BIN)/pytest tests/api/test_fuzz.py -q -p no:cacheprovider
 
 clean: ## Remove generated data, models, caches (keeps .venv)
 	rm -rf $(MODEL_DIR) $(DATA_DIR)/*.csv .pytest_cache .ruff_cache .hypothesis .run

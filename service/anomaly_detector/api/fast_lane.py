@@ -73,7 +73,8 @@ class PredictionFastLane:
     async def _respond(self, scope, receive):
         content_type, declared = "", None
         for name, value in scope["headers"]:
-            if name == b"content-type":
+            if name == b"content-type" and not content_type:
+                # The first one wins, as in Starlette's request.headers.get().
                 content_type = value.decode("latin-1")
             elif name == b"content-length":
                 declared = int(value) if value.isdigit() else None
