@@ -4,11 +4,11 @@ import subprocess
 
 import httpx
 import pytest
+from observability_tools import PROMETHEUS_HINT, require_tool
 
 from anomaly_detector.api.schemas import VECTOR_EXAMPLE
 from factories import write_bundle
 from live import LiveServer, free_port, wait_for
-from observability_tools import PROMETHEUS_HINT, require_tool
 
 pytestmark = pytest.mark.integration
 
@@ -21,7 +21,8 @@ def test_service_keeps_serving_when_prometheus_stops(tmp_path):
         config.write_text(
             "global: {scrape_interval: 1s, scrape_timeout: 1s}\n"
             "scrape_configs:\n"
-            f"  - job_name: anomaly-detector\n    static_configs: [{{targets: ['127.0.0.1:{api.port}']}}]\n"
+            "  - job_name: anomaly-detector\n"
+            f"    static_configs: [{{targets: ['127.0.0.1:{api.port}']}}]\n"
         )
         port = free_port()
         process = subprocess.Popen(

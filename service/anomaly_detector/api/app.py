@@ -59,7 +59,13 @@ def create_app(
     """
     settings = settings or Settings()
     metrics = Metrics(registry)
-    store = ModelStore(settings.model_path, metrics, settings.allow_schema_change)
+    store = ModelStore(
+        settings.model_path,
+        metrics,
+        settings.allow_schema_change,
+        models_dir=settings.trusted_models_dir,
+        require_checksum=settings.require_checksum,
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
