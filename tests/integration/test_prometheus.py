@@ -25,7 +25,7 @@ from observability_tools import PROMETHEUS_HINT, require_tool
 
 from anomaly_detector.simulate import simulate
 from factories import write_bundle
-from live import LiveServer, free_port, wait_for
+from live import LiveServer, free_port, stop_process, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -60,11 +60,7 @@ class Process:
         self.process = subprocess.Popen(command, stdout=self._handle, stderr=subprocess.STDOUT)
 
     def stop(self):
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        stop_process(self.process)
         self._handle.close()
 
 

@@ -8,7 +8,7 @@ from observability_tools import PROMETHEUS_HINT, require_tool
 
 from anomaly_detector.api.schemas import VECTOR_EXAMPLE
 from factories import write_bundle
-from live import LiveServer, free_port, wait_for
+from live import LiveServer, free_port, stop_process, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -35,8 +35,7 @@ def test_service_keeps_serving_when_prometheus_stops(tmp_path):
             wait_for(lambda: httpx.get(query, params={"query": "up"}).json()["data"]["result"],
                      timeout=30, interval=0.5, what="a first scrape")  # fmt: skip
         finally:
-            process.terminate()
-            process.wait(timeout=15)
+            stop_process(process)
         statuses = [
             httpx.post(api.url + "/prediction", json={"feature_vector": VECTOR_EXAMPLE}).status_code
             for _ in range(200)
