@@ -23,8 +23,8 @@ from anomaly_detector.model_store import LoadedModel
 
 router = APIRouter(tags=["prediction"])
 
-# Batches at least this large are scored off the event loop so they do not
-# stall single-row requests; the compiled kernel releases the GIL.
+# Batches at least this large are validated and scored off the event loop so
+# they do not stall other requests; the compiled kernel releases the GIL.
 THREAD_ROWS = 1_000
 
 
@@ -70,11 +70,18 @@ async def predict_batch(
     """Score up to MAX_BATCH_ROWS rows; the response is columnar."""
     payload = await read_json_object(request)
     schema = model.bundle.schema
-    rows, with_score = parse_batch(payload, schema, settings.max_batch_rows)
-    if len(rows) >= THREAD_ROWS:
-        scores = await asyncio.to_thread(model.scorer.score_rows, rows)
+
+    def validate_and_score():
+        rows, with_score = parse_batch(payload, schema, settings.max_batch_rows)
+        return rows, with_score, model.scorer.score_rows(rows)
+
+    items = payload.get("feature_vectors") or payload.get("features")
+    if isinstance(items, list) and len(items) >= THREAD_ROWS:
+        # Validating and scoring thousands of rows would stall the event loop;
+        # in a thread, other requests (and fast 503s) keep being answered.
+        rows, with_score, scores = await asyncio.to_thread(validate_and_score)
     else:
-        scores = model.scorer.score_rows(rows)
+        rows, with_score, scores = validate_and_score()
     metrics.observe_scores(scores.anomaly_score, scores.is_inlier, endpoint="predictions")
     request.state.rows = len(rows)
     body = {
