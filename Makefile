@@ -14,7 +14,7 @@ PORT ?= 8000
 TRAFFIC_RATE ?= 50
 TRAFFIC_DURATION ?= 300
 
-.PHONY: help run serve test test-fast lint format bench reliability traffic clean clean-notebooks system-deps system-deps-test data model
+.PHONY: help run serve test test-fast lint format bench reliability traffic jupyter clean clean-notebooks system-deps system-deps-test data model
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-16s %s\n", $$1, $$2}'
@@ -79,6 +79,14 @@ bench: $(VENV)/.installed-test ## Micro-benchmarks: fast scorer vs scikit-learn
 reliability: $(VENV)/.installed-test ## Load-with-faults scenarios and long API fuzzing, printed as figures
 	$(BIN)/python bench/reliability.py --swaps 24
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-500} $(BIN)/pytest tests/api/test_fuzz.py -q -p no:cacheprovider
+
+clean-notebooks: $(VENV)/.installed-test ## Strip outputs and execution counts from the notebooks
+	$(BIN)/python -m anomaly_detector.notebooks jupyter/*.ipynb
+
+jupyter: $(MODEL) ## JupyterLab on :8888 for the notebooks (token from JUPYTER_TOKEN, else generated)
+	$(BIN)/pip install --quiet -e ".[jupyter]"
+	cd jupyter && MODEL_PATH=$(CURDIR)/$(MODEL) SERVICE_URL=http://127.0.0.1:$(PORT) \
+		$(CURDIR)/$(BIN)/jupyter lab --no-browser --port 8888
 
 clean: ## Remove generated data, models, caches (keeps .venv)
 	rm -rf $(MODEL_DIR) $(DATA_DIR)/*.csv .pytest_cache .ruff_cache .hypothesis .run
