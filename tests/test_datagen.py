@@ -282,12 +282,16 @@ def test_invalid_arguments() -> None:
 def test_writes_are_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     train_path, test_path = datagen.write_default_dataset(tmp_path, train_rows=500, test_rows=200)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["test.csv", "train.csv"]
+    # Readable by other users: the notebook container runs as a non-root user.
+    assert train_path.stat().st_mode & 0o777 == 0o644
     before = train_path.read_bytes()
 
     def failing_replace(src: str, dst: str) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(datagen.os, "replace", failing_replace)
+    from anomaly_detector import files
+
+    monkeypatch.setattr(files.os, "replace", failing_replace)
     with pytest.raises(OSError, match="disk full"):
         datagen.write_default_dataset(tmp_path, seed=9, train_rows=500, test_rows=200)
     # The old file is untouched and no temp file is left behind.

@@ -7,7 +7,8 @@ from typing import TextIO
 
 import pandas as pd
 
-from anomaly_detector.bundle import atomic_write, load_bundle
+from anomaly_detector.bundle import load_bundle
+from anomaly_detector.files import atomic_write
 from anomaly_detector.schema import InputError
 from anomaly_detector.scoring import Scorer
 

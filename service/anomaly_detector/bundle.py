@@ -20,9 +20,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
-import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +27,7 @@ from typing import Any
 import joblib
 from sklearn.pipeline import Pipeline
 
+from anomaly_detector.files import atomic_write
 from anomaly_detector.schema import FeatureSchema
 
 BUNDLE_FORMAT = "anomaly-detector-bundle"
@@ -120,23 +118,6 @@ def sha256_file(path: str | Path) -> str:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def atomic_write(path: str | Path, write: Callable[[Any], None], mode: str = "wb") -> None:
-    """Write ``path`` via ``write(handle)`` to a temporary sibling, fsync, then rename over it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, mode) as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp_name, 0o644)
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
 
 
 def import_skops_io():

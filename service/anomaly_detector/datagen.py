@@ -13,13 +13,13 @@ CSV files.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from anomaly_detector.files import atomic_write
 
 ID_COLUMNS = ("client_id", "window_start")
 FEATURE_COLUMNS: tuple[str, ...] = (
@@ -275,16 +275,7 @@ def sample_rows(
 
 def _write_csv_atomic(df: pd.DataFrame, path: Path) -> None:
     """Write via a temp file in the same directory so readers never see a partial file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", newline="") as fh:
-            df.to_csv(fh, index=False, lineterminator="\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda handle: df.to_csv(handle, index=False, lineterminator="\n"), mode="w")
 
 
 def write_default_dataset(

@@ -16,7 +16,7 @@ from typing import Annotated
 import nbformat
 import typer
 
-from anomaly_detector.bundle import atomic_write
+from anomaly_detector.files import atomic_write
 
 # Cell metadata that records a run rather than the author's intent (JupyterLab's timings,
 # papermill's status), removed along with the outputs.

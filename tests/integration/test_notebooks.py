@@ -1,103 +1,193 @@
-"""Both notebooks, executed headlessly against a real service on small parameters.
+"""The notebooks run headless, end to end: explore, then train and publish to a real service.
 
-The train notebook must publish a new bundle that the running service swaps to,
-choose a threshold at least as good as the default in F1, and save its plotly
-figures. Notebooks run from the repository's files without being saved back.
+Each notebook is read from jupyter/, parameterised in memory and executed by nbclient in a
+temporary working directory; nothing is saved back and nothing is written into the
+repository's jupyter/ or models/ folders.
 """
 
+from __future__ import annotations
+
+import ast
 import json
+import sys
 from pathlib import Path
 
 import httpx
 import nbclient
 import nbformat
 import pytest
+from ipykernel.kernelspec import install as install_kernelspec
+from nbformat.v4 import new_code_cell
 
-from anomaly_detector.bundle import METADATA_FILENAME
+from anomaly_detector.bundle import load_bundle
 from anomaly_detector.datagen import write_default_dataset
 from anomaly_detector.training import read_csv
 from factories import write_bundle
-from live import LiveServer
+from live import LiveServer, free_port
 
 pytestmark = pytest.mark.integration
 
-JUPYTER = Path(__file__).resolve().parents[2] / "jupyter"
+REPO = Path(__file__).resolve().parents[2]
+JUPYTER_DIR = REPO / "jupyter"
+TRAIN_PARAMETERS = {"N_ESTIMATORS": 30, "TRAIN_ROWS": 2_500, "REQUIRE_SERVICE": True}
+# What a notebook knows at the end, printed as JSON by a cell the test appends.
+EXPLORE_PROBE = """
+import json, sys
+print(json.dumps({"executable": sys.executable, "rows": len(train)}))
+"""
+TRAIN_PROBE = """
+import json, sys
+print(json.dumps({
+    "executable": sys.executable,
+    "default_threshold": default_threshold,
+    "default_f1": default_f1,
+    "recommended_threshold": recommended_threshold,
+    "recommended_f1": recommended_f1,
+    "published_version": published_version,
+}))
+"""
 
 
-def run_notebook(name: str, parameters: dict, workdir: Path) -> nbformat.NotebookNode:
-    """Execute ``jupyter/<name>`` with its ``parameters`` cell replaced; return the result."""
-    notebook = nbformat.read(JUPYTER / name, as_version=4)
-    tagged = [c for c in notebook.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
-    assert len(tagged) == 1, f"{name} needs exactly one cell tagged 'parameters'"
-    tagged[0].source = "\n".join(f"{key} = {value!r}" for key, value in parameters.items())
-    client = nbclient.NotebookClient(
-        notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(workdir)}}
-    )
-    client.execute()
+@pytest.fixture(scope="module", autouse=True)
+def python3_kernel(tmp_path_factory):
+    """Make kernel "python3" run this interpreter, whatever kernelspecs the machine has.
+
+    A user-level python3 kernelspec (~/.local/share/jupyter) may point at another Python;
+    a spec installed under a private prefix and listed first in JUPYTER_PATH wins over it.
+    """
+    prefix = tmp_path_factory.mktemp("kernel-prefix")
+    install_kernelspec(kernel_name="python3", prefix=str(prefix))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("JUPYTER_PATH", str(prefix / "share" / "jupyter"))
+        yield
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("data")
+    write_default_dataset(out, train_rows=3_000, test_rows=1_500)
+    return out
+
+
+@pytest.fixture(scope="module", autouse=True)
+def repository_untouched():
+    """Fail if running the notebooks wrote anything into the repository's folders."""
+
+    def snapshot() -> dict[str, int]:
+        paths = [*JUPYTER_DIR.rglob("*"), *(REPO / "models").rglob("*")]
+        return {str(path): path.stat().st_mtime_ns for path in paths if path.exists()}
+
+    before = snapshot()
+    yield
+    assert snapshot() == before
+
+
+def parameterised(name: str, **parameters) -> nbformat.NotebookNode:
+    """The notebook with ``parameters`` set after the defaults of its ``parameters`` cell."""
+    notebook = nbformat.read(JUPYTER_DIR / name, as_version=4)
+    cell = next(c for c in notebook.cells if "parameters" in c.metadata.get("tags", []))
+    defined = {
+        target.id
+        for node in ast.parse(cell.source).body
+        if isinstance(node, ast.Assign)
+        for target in node.targets
+    }
+    unknown = set(parameters) - defined
+    assert not unknown, f"{name} has no parameter(s) {unknown}; it has {sorted(defined)}"
+    injected = "\n".join(f"{key} = {value!r}" for key, value in parameters.items())
+    cell.source += f"\n\n# Injected by {Path(__file__).name}\n{injected}\n"
     return notebook
 
 
-@pytest.fixture
-def data_dir(tmp_path):
-    write_default_dataset(tmp_path / "data", train_rows=3000, test_rows=1500)
-    return tmp_path / "data"
-
-
-def test_explore_notebook_runs_and_plots(data_dir, tmp_path):
-    notebook = run_notebook(
-        "explore.ipynb", {"DATA_DIR": str(data_dir), "SAMPLE_ROWS": 1500}, tmp_path
+def execute(notebook: nbformat.NotebookNode, cwd: Path, probe: str) -> dict:
+    """Run every cell plus ``probe`` (which prints one JSON line); return that JSON."""
+    notebook.cells.append(new_code_cell(probe))
+    client = nbclient.NotebookClient(
+        notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(cwd)}}
     )
+    client.execute()
+    return json.loads(notebook.cells[-1].outputs[-1]["text"])
+
+
+def printed(notebook: nbformat.NotebookNode) -> str:
+    return "".join(
+        output.get("text", "")
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for output in cell.outputs
+    )
+
+
+def test_explore_notebook_runs_on_a_sample(data_dir, tmp_path):
+    notebook = parameterised("explore.ipynb", DATA_DIR=str(data_dir), SAMPLE_ROWS=1_000)
+
+    probe = execute(notebook, tmp_path, EXPLORE_PROBE)
+
+    assert probe == {"executable": sys.executable, "rows": 1_000}
     images = [
         output
         for cell in notebook.cells
-        if cell.cell_type == "code"
         for output in cell.get("outputs", [])
         if "image/png" in output.get("data", {})
     ]
-    assert len(images) >= 5
+    assert len(images) >= 7
 
 
-def test_train_notebook_publishes_and_the_service_swaps(data_dir, tmp_path):
-    models = tmp_path / "models"
-    first, model_path = write_bundle(
-        models, frame=read_csv(data_dir / "train.csv"), n_estimators=20
+def test_train_notebook_publishes_a_model_the_service_swaps_to(data_dir, tmp_path):
+    models_dir, figures_dir = tmp_path / "models", tmp_path / "figures"
+    initial, model_path = write_bundle(
+        models_dir, seed=5, n_estimators=25, frame=read_csv(data_dir / "train.csv")
     )
-    figures = tmp_path / "figures"
     with LiveServer(model_path, tmp_path / "server.log") as server:
-        run_notebook(
+        notebook = parameterised(
             "train.ipynb",
-            {
-                "DATA_DIR": str(data_dir),
-                "MODELS_DIR": str(models),
-                "SERVICE_URL": server.url,
-                "N_ESTIMATORS": 30,
-                "MAX_SAMPLES": "auto",
-                "CONTAMINATION": 0.03,
-                "TRAIN_ROWS": 2000,
-                "FIGURES_DIR": str(figures),
-                "PUBLISH": True,
-                "REQUIRE_SERVICE": True,
-            },
-            tmp_path,
+            DATA_DIR=str(data_dir),
+            MODELS_DIR=str(models_dir),
+            SERVICE_URL=server.url,
+            FIGURES_DIR=str(figures_dir),
+            **TRAIN_PARAMETERS,
         )
-        summary = json.loads((figures / "summary.json").read_text())
-        served = httpx.get(server.url + "/model_information").json()
+        probe = execute(notebook, tmp_path, TRAIN_PROBE)
+        served = httpx.get(server.url + "/model_information", timeout=5).json()
 
-    # A new bundle was published and the service swapped to it.
-    assert summary["version"] != first.version
-    assert summary["served_version"] == summary["version"] == served["version"]
-    metadata = json.loads((models / METADATA_FILENAME).read_text())
-    assert metadata["version"] == summary["version"]
-    # The chosen threshold is in the bundle and used by the service, and it is no worse.
-    assert served["threshold"] == pytest.approx(summary["recommended_threshold"])
-    assert metadata["threshold"] == pytest.approx(summary["recommended_threshold"])
-    assert summary["recommended_f1"] >= summary["default_f1"]
-    # The decision-boundary figures were rendered to HTML.
-    pages = sorted(figures.glob("boundary_*.html")) + [figures / "pca.html"]
-    assert len(pages) == 4
-    for page in pages:
-        text = page.read_text()
-        assert len(text) > 5_000 and "Plotly.newPlot" in text, page.name
-        trace = '"type":"scatter"' if page.name == "pca.html" else '"type":"contour"'
-        assert trace in text, page.name
-    assert (figures / "plotly.min.js").stat().st_size > 1_000_000
+    assert probe["executable"] == sys.executable
+    published = load_bundle(models_dir / "model.joblib")
+    assert published.version == probe["published_version"] != initial.version
+    assert served["version"] == published.version
+    assert f"{initial.version} -> {published.version}" in printed(notebook)
+
+    assert published.threshold == probe["recommended_threshold"] == served["threshold"]
+    assert published.metadata["evaluation"]["test"]["threshold"] == published.threshold
+    assert probe["recommended_f1"] >= probe["default_f1"] > 0
+    assert published.threshold != probe["default_threshold"]
+
+    figures = {path.name: path.stat().st_size for path in figures_dir.glob("*.html")}
+    assert set(figures) == {
+        "boundary_request_rate_auth_failures.html",
+        "boundary_bytes_out_hour_of_day.html",
+        "boundary_latency_p50_ms_error_ratio.html",
+        "pca_projection.html",
+    }
+    assert all(size > 10_000 for size in figures.values()), figures
+    assert "plotly" in (figures_dir / "pca_projection.html").read_text()
+
+
+@pytest.mark.parametrize("require_service", [False, True])
+def test_train_notebook_without_a_service(data_dir, tmp_path, require_service):
+    models_dir = tmp_path / "models"
+    notebook = parameterised(
+        "train.ipynb",
+        DATA_DIR=str(data_dir),
+        MODELS_DIR=str(models_dir),
+        SERVICE_URL=f"http://127.0.0.1:{free_port()}",
+        **{**TRAIN_PARAMETERS, "REQUIRE_SERVICE": require_service},
+    )
+
+    if require_service:
+        with pytest.raises(nbclient.exceptions.CellExecutionError, match="not reachable"):
+            execute(notebook, tmp_path, TRAIN_PROBE)
+        assert not (models_dir / "model.joblib").exists()
+    else:
+        probe = execute(notebook, tmp_path, TRAIN_PROBE)
+        assert "is not reachable" in printed(notebook)
+        assert load_bundle(models_dir / "model.joblib").version == probe["published_version"]
