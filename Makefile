@@ -73,8 +73,10 @@ format: $(VENV)/.installed-test ## Apply ruff formatting
 	$(BIN)/ruff format service tests bench
 	$(BIN)/ruff check --fix service tests bench
 
-bench: $(VENV)/.installed-test ## Micro-benchmarks: fast scorer vs scikit-learn
-	$(BIN)/python bench/scoring.py
+bench: $(VENV)/.installed-test ## HTTP: ours vs baseline vs ceiling, then scorer vs scikit-learn; writes bench/results.md
+	@bash .ci/system-deps.sh bench
+	$(BIN)/python bench/serving.py
+	$(BIN)/python bench/scoring.py | tee -a bench/results.md
 
 reliability: $(VENV)/.installed-test ## Load-with-faults scenarios and long API fuzzing, printed as figures
 	$(BIN)/python bench/reliability.py --swaps 24

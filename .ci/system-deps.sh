@@ -9,6 +9,10 @@ command -v alertmanager >/dev/null || command -v prometheus-alertmanager >/dev/n
 if [[ "$mode" == "test" ]]; then
   command -v docker-compose >/dev/null || need+=(docker-compose)
 fi
+if [[ "$mode" == "bench" ]]; then
+  need=()
+  command -v wrk >/dev/null || need+=(wrk)
+fi
 if [[ ${#need[@]} -eq 0 ]]; then
   exit 0
 fi

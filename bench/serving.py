@@ -1,0 +1,149 @@
+"""HTTP benchmark: our service, the straightforward baseline and the bare-ASGI ceiling.
+
+Starts the three on the same machine with the same model, drives each with wrk
+at fixed concurrency levels, and prints one table (also written to
+``bench/results.md``): requests/s, p50, p99, p99.9, errors, our/baseline ratio and
+our share of the ceiling. Needs ``wrk`` (Debian package ``wrk``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import httpx
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(REPO / "tests"))  # reuse the tests' port and wait helpers
+
+from live import free_port, stop_process, wait_for  # noqa: E402
+
+VECTOR = ["mobile", 14, 42.5, 0.01, 38.0, 95.0, 20480, 512000, 6, 0]
+LUA = """
+wrk.method = "POST"
+wrk.body = '%s'
+wrk.headers["Content-Type"] = "application/json"
+done = function(summary, latency, requests)
+  io.write(string.format('{"requests": %%d, "seconds": %%f, "errors": %%d, "non2xx": %%d, '
+    .. '"p50": %%f, "p99": %%f, "p999": %%f}\\n',
+    summary.requests, summary.duration / 1e6,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    summary.errors.status,
+    latency:percentile(50), latency:percentile(99), latency:percentile(99.9)))
+end
+"""
+
+
+def _start(name: str, command: list[str], env: dict, log_dir: Path) -> subprocess.Popen:
+    log = open(log_dir / f"{name}.log", "wb")  # noqa: SIM115 - lives as long as the server
+    return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=HERE,
+                            env={**os.environ, **env})  # fmt: skip
+
+
+def _wrk(url: str, connections: int, seconds: int, script: Path) -> dict:
+    threads = min(2, connections)
+    output = subprocess.run(
+        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",
+         "-s", str(script), url + "/prediction"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    result = json.loads(output.strip().splitlines()[-1])
+    result["rps"] = result["requests"] / result["seconds"]
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=int, default=10, help="wrk duration per run")
+    parser.add_argument("--connections", default="1,16,64")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        print("wrk is not installed: apt-get install wrk", file=sys.stderr)
+        return 2
+    connections = [int(c) for c in args.connections.split(",")]
+
+    from anomaly_detector.bundle import save_bundle
+    from anomaly_detector.datagen import generate_traffic
+    from anomaly_detector.training import TrainConfig, train
+
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        frame = generate_traffic(20_000, 0.03, seed=42).drop(columns=["is_anomaly", "anomaly_type"])
+        bundle = train(frame, TrainConfig(n_estimators=100, contamination=0.03)).bundle
+        model_path, _ = save_bundle(bundle, workdir / "models")
+        script = workdir / "post.lua"
+        script.write_text(LUA % json.dumps({"feature_vector": VECTOR, "score": True}))
+        uvicorn = [sys.executable, "-m", "uvicorn", "--no-access-log", "--log-level", "warning"]
+        servers = {
+            "anomaly-detector": ([sys.executable, "-m", "anomaly_detector.cli", "serve",
+                                  "--model", str(model_path)], {"LOG_LEVEL": "INFO"}),
+            "baseline (sklearn per request)": ([*uvicorn, "baseline_service:app"],
+                                               {"MODEL_PATH": str(model_path)}),
+            "bare ASGI (ceiling)": ([*uvicorn, "bare_asgi:app"], {}),
+        }  # fmt: skip
+        results: dict[str, dict[int, dict]] = {}
+        for name, (command, env) in servers.items():
+            port = free_port()
+            if "anomaly_detector.cli" in command:
+                command = [*command, "--port", str(port)]
+                env = {**env, "LOG_REQUESTS": "true"}
+            else:
+                command = [*command, "--port", str(port)]
+            url = f"http://127.0.0.1:{port}"
+            process = _start(name.split()[0], command, env, workdir)
+            body = {"feature_vector": VECTOR, "score": True}
+            try:
+                wait_for(lambda u=url, b=body: httpx.post(u + "/prediction", json=b, timeout=5)
+                         .status_code == 200, timeout=60, what=name)  # fmt: skip
+                results[name] = {}
+                for conns in connections:
+                    results[name][conns] = _wrk(url, conns, args.seconds, script)
+                    print(f"{name:<32} c={conns:<3} {results[name][conns]['rps']:>9,.0f} req/s",
+                          flush=True)  # fmt: skip
+            finally:
+                stop_process(process)
+
+    ours, base, ceiling = (results[name] for name in servers)
+    lines = [
+        f"# HTTP benchmark ({datetime.date.today()})",
+        "",
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}; "
+        f"one uvicorn worker per server; wrk {args.seconds} s per run on the same machine; "
+        "POST /prediction with the README's vector and `score: true`; all metrics and the "
+        "access log on for anomaly-detector.",
+        "",
+        "| server | connections | requests/s | p50 ms | p99 ms | p99.9 ms | errors "
+        "| ours / baseline | share of ceiling |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]  # fmt: skip
+    for name in servers:
+        for conns in connections:
+            r = results[name][conns]
+            ratio = share = ""
+            if name == "anomaly-detector":
+                ratio = f"{r['rps'] / max(base[conns]['rps'], 1e-9):,.0f}x"
+                share = f"{r['rps'] / ceiling[conns]['rps']:.0%}"
+            lines.append(
+                f"| {name} | {conns} | {r['rps']:,.0f} | {r['p50'] / 1000:.2f} | "
+                f"{r['p99'] / 1000:.2f} | {r['p999'] / 1000:.2f} | {r['errors'] + r['non2xx']} | "
+                f"{ratio} | {share} |"
+            )
+    table = "\n".join(lines) + "\n"
+    print("\n" + table)
+    (HERE / "results.md").write_text(table)
+    print(f"written to {HERE / 'results.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
