@@ -152,10 +152,19 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Interface (default HOST or 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default PORT or 8000).")] = None,
     model: Annotated[Path | None, typer.Option(help="Model bundle (default MODEL_PATH).")] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Worker processes; above 1, metrics are aggregated across them "
+            "(PROMETHEUS_MULTIPROC_DIR) and there is no readiness-first drain delay.",
+        ),
+    ] = 1,
 ) -> None:
     """Serve the model over HTTP (FastAPI on uvicorn)."""
     from anomaly_detector.logs import configure_logging
     from anomaly_detector.server import serve as run_server
+    from anomaly_detector.server import serve_workers
     from anomaly_detector.settings import Settings
 
     overrides = {
@@ -163,7 +172,10 @@ def serve(
     }
     settings = Settings(**overrides)
     configure_logging(settings.log_level)
-    run_server(settings)
+    if workers > 1:
+        serve_workers(settings, workers)
+    else:
+        run_server(settings)
 
 
 @app.command()

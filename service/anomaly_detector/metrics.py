@@ -1,5 +1,11 @@
 """Prometheus metrics owned by one app instance.
 
+With several workers (``serve --workers N``) prometheus-client's multiprocess
+mode is on (``PROMETHEUS_MULTIPROC_DIR``): counters and histograms add up across
+workers; each gauge says how it aggregates (``multiprocess_mode``): in-flight
+requests are summed over live workers, model identity and thresholds take the
+maximum over live workers, "loaded" and "fast path" the minimum.
+
 Every metric is registered on the ``CollectorRegistry`` passed in, never on the
 process-global default registry, so tests can build a fresh registry per app
 and assert on ``registry.get_sample_value(...)``.
@@ -13,10 +19,18 @@ create unbounded series. Domain metrics carry the ``anomaly_detector_`` prefix.
 
 from __future__ import annotations
 
+import os
 import time
 
 import numpy as np
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 
 UNMATCHED_ROUTE = "<unmatched>"
 
@@ -105,26 +119,26 @@ class Metrics:
             "Always 1 for the model being served; its identity is in the labels.",
             ["version", "detector"],
             registry=r,
-            multiprocess_mode="max",
+            multiprocess_mode="livemax",
         )
         self.model_threshold = Gauge(
             "anomaly_detector_model_threshold",
             "Anomaly-score threshold of the served model; rows scoring above it are anomalies.",
             registry=r,
-            multiprocess_mode="max",
+            multiprocess_mode="livemax",
         )
         self.model_reference_score = Gauge(
             "anomaly_detector_model_reference_score",
             "Quantiles of the anomaly score on the model's training data (drift reference).",
             ["quantile"],
             registry=r,
-            multiprocess_mode="max",
+            multiprocess_mode="livemax",
         )
         self.model_loaded = Gauge(
             "anomaly_detector_model_loaded",
             "1 while a valid model is loaded and the service is ready, else 0.",
             registry=r,
-            multiprocess_mode="min",
+            multiprocess_mode="livemin",
         )
         self.model_reloads = Counter(
             "anomaly_detector_model_reloads_total",
@@ -136,15 +150,16 @@ class Metrics:
             "anomaly_detector_model_last_load_timestamp_seconds",
             "Unix time of the last successful model load.",
             registry=r,
-            multiprocess_mode="max",
+            multiprocess_mode="livemax",
         )
         self.fast_path = Gauge(
             "anomaly_detector_fast_path_enabled",
             "1 when the served model runs on the compiled fast scorer, 0 on the scikit-learn path.",
             registry=r,
-            multiprocess_mode="min",
+            multiprocess_mode="livemin",
         )
         self._prediction_children: dict[tuple[str, str], Counter] = {}
+        self._model_labels: tuple[str, str] | None = None
         # Pre-create label values so dashboards and alerts see zeros, not gaps.
         for reason in REJECT_REASONS:
             self.rejected_requests.labels(reason=reason)
@@ -164,7 +179,13 @@ class Metrics:
         fast_path: bool,
     ) -> None:
         """Publish the identity of the model that now serves."""
-        self.model_info.clear()
+        # Zero the previous identity rather than clear() it: with several workers the
+        # value lives in a shared file that clear() would leave behind.
+        previous = self._model_labels
+        if previous is not None and previous != (version, detector):
+            self.model_info.labels(version=previous[0], detector=previous[1]).set(0)
+            self.model_info.remove(*previous)
+        self._model_labels = (version, detector)
         self.model_info.labels(version=version, detector=detector).set(1)
         self.model_threshold.set(threshold)
         for quantile in REFERENCE_QUANTILES:
@@ -196,6 +217,15 @@ class Metrics:
             child = self.predictions.labels(outcome=outcome, endpoint=endpoint)
             self._prediction_children[key] = child
         return child
+
+
+def exposition(registry: CollectorRegistry) -> bytes:
+    """The /metrics body: this app's registry, or every worker's under multiprocess mode."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        combined = CollectorRegistry()
+        multiprocess.MultiProcessCollector(combined)
+        return generate_latest(combined)
+    return generate_latest(registry)
 
 
 def observe_many(histogram: Histogram, values: np.ndarray) -> None:

@@ -56,3 +56,36 @@ def serve(settings: Settings) -> None:
         timeout_graceful_shutdown=max(settings.request_timeout_seconds, 5.0),
     )
     DrainingServer(config, app, settings.shutdown_delay_seconds).run()
+
+
+def serve_workers(settings: Settings, workers: int) -> None:
+    """Serve with ``workers`` processes sharing the port, metrics aggregated across them.
+
+    Each worker builds its app from the environment (``create_app_from_env``), so
+    the command-line choices are passed down as environment variables.
+    Prometheus multiprocess mode keeps every worker's samples in a shared folder
+    (``PROMETHEUS_MULTIPROC_DIR``, a fresh temporary one unless set) and /metrics
+    on any worker reports the sum over all of them.
+    """
+    import os
+    import tempfile
+    from pathlib import Path
+
+    metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(
+        prefix="anomaly-detector-metrics-"
+    )
+    for stale in Path(metrics_dir).glob("*.db"):  # samples of an earlier run
+        stale.unlink()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    os.environ["MODEL_PATH"] = str(settings.model_path)
+    log.info("starting workers", extra={"workers": workers, "metrics_dir": metrics_dir})
+    uvicorn.run(
+        "anomaly_detector.api.app:create_app_from_env",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=workers,
+        access_log=False,
+        log_level=settings.log_level.lower(),
+        timeout_graceful_shutdown=max(settings.request_timeout_seconds, 5.0),
+    )

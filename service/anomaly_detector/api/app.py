@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, multiprocess
 
 from anomaly_detector import __version__
 from anomaly_detector.api.errors import install_error_handlers
@@ -77,6 +78,9 @@ def create_app(
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
+            if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+                # This worker's live gauges (in flight, model info) stop counting.
+                multiprocess.mark_process_dead(os.getpid())
 
     app = AnomalyDetectorAPI(
         title="Anomaly Detector",
@@ -106,3 +110,12 @@ def create_app(
     for module in (prediction, model, health, admin):
         app.include_router(module.router)
     return app
+
+
+def create_app_from_env() -> FastAPI:
+    """App factory for uvicorn's worker processes: settings and logging from the environment."""
+    from anomaly_detector.logs import configure_logging
+
+    settings = Settings()
+    configure_logging(settings.log_level)
+    return create_app(settings)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.responses import Response
 
 from anomaly_detector.api.deps import MetricsDep, StoreDep
 from anomaly_detector.api.responses import json_response
 from anomaly_detector.api.schemas import HealthResponse
+from anomaly_detector.metrics import exposition
 
 router = APIRouter(tags=["operations"])
 
@@ -41,4 +42,4 @@ async def readyz(request: Request, store: StoreDep) -> Response:
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
 async def metrics(metrics: MetricsDep) -> Response:
     """Prometheus text exposition format."""
-    return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    return Response(exposition(metrics.registry), media_type=CONTENT_TYPE_LATEST)
