@@ -21,6 +21,7 @@ from anomaly_detector.detectors import DETECTORS, build_detector
 from anomaly_detector.evaluation import evaluate, resolve_labels
 from anomaly_detector.preprocessing import ColumnProfile, build_preprocessor, profile_columns
 from anomaly_detector.schema import InputError
+from anomaly_detector.scoring import Scorer
 
 log = logging.getLogger(__name__)
 
@@ -120,8 +121,14 @@ def train(
         ]
     )
     pipeline.fit(inputs)
-    train_scores = -pipeline.score_samples(inputs)
     threshold = float(-pipeline[-1].offset_)
+    # The drift reference: training scores through the compiled path (equal to
+    # -score_samples, several times faster on large data).
+    train_scores = (
+        Scorer(ModelBundle(pipeline, schema, config.detector, threshold))
+        .score_frame(frame)
+        .anomaly_score
+    )
 
     created = datetime.now(timezone.utc)
     data_sha = frame_sha256(frame)
