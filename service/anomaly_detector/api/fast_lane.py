@@ -19,7 +19,7 @@ import orjson
 
 from anomaly_detector.api.errors import ApiError
 from anomaly_detector.api.guard import Guard, error_parts
-from anomaly_detector.api.middleware import RequestTimedOut
+from anomaly_detector.api.middleware import BodyTooLarge, RequestTimedOut
 from anomaly_detector.api.parsing import parse_json_body
 from anomaly_detector.api.recorder import RequestRecorder
 from anomaly_detector.api.routes.prediction import predict_one
@@ -29,10 +29,6 @@ log = logging.getLogger("anomaly_detector.app")
 
 ROUTE = "/prediction"
 _JSON_HEADERS = [(b"content-type", b"application/json")]
-
-
-class _BodyTooLarge(Exception):
-    pass
 
 
 class PredictionFastLane:
@@ -83,7 +79,7 @@ class PredictionFastLane:
         try:
             self.guard.check_key(ROUTE, scope["headers"])
             if declared is not None and declared > self.max_body_bytes:
-                raise _BodyTooLarge
+                raise BodyTooLarge(self.max_body_bytes)
             self.guard.enter()
             entered = True
             try:
@@ -97,12 +93,6 @@ class PredictionFastLane:
             payload = parse_json_body(body, content_type)
             result = predict_one(payload, model, self.metrics)
             return 200, orjson.dumps(result), _JSON_HEADERS, model.version
-        except _BodyTooLarge:
-            error = ApiError(
-                413,
-                "body_too_large",
-                f"request body is larger than the limit of {self.max_body_bytes} bytes",
-            )
         except ApiError as exc:
             error = exc
         except Exception:  # never a traceback to the client; the log has it
@@ -126,7 +116,7 @@ class PredictionFastLane:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_body_bytes:
-                raise _BodyTooLarge
+                raise BodyTooLarge(self.max_body_bytes)
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
