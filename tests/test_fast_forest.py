@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from sklearn.ensemble import IsolationForest
 
-from anomaly_detector.fast_forest import compile_forest
+from anomaly_detector.fast_forest import PARALLEL_MIN_ROWS, compile_forest
 
 TOLERANCE = 1e-9
 
@@ -95,13 +95,43 @@ def test_ten_thousand_random_vectors_match():
     assert np.all((got > 0) & (got <= 1))
 
 
-def test_infinities_follow_scikit_learn():
+@pytest.mark.filterwarnings("ignore:overflow encountered in cast:RuntimeWarning")
+@pytest.mark.parametrize("copies", [1, 8], ids=["few-rows kernel", "batch kernel"])
+def test_infinities_follow_scikit_learn(copies):
     rng = np.random.default_rng(1)
     forest = IsolationForest(n_estimators=20, random_state=0).fit(rng.normal(size=(200, 3)))
     rows = np.array([[np.inf, 0, 0], [-np.inf, 0, 0], [0, np.inf, -np.inf], [1e300, -1e300, 0]])
+    rows = np.tile(rows, (copies, 1))
     np.testing.assert_allclose(
         compile_forest(forest).anomaly_scores(rows), _reference(forest, rows), atol=TOLERANCE
     )
+
+
+@pytest.mark.parametrize("threads", [2, 3, 16])
+def test_batches_split_over_threads_score_exactly_as_one_thread(threads):
+    rng = np.random.default_rng(3)
+    forest = IsolationForest(n_estimators=30, random_state=0).fit(rng.normal(size=(500, 4)))
+    compiled = compile_forest(forest)
+    # An odd size, so slices end mid-block and the last slice is shorter.
+    rows = rng.normal(0, 2, size=(3 * PARALLEL_MIN_ROWS + 17, 4))
+    rows[rng.random(rows.shape) < 0.02] = np.nan
+    one_thread = compiled.anomaly_scores(rows, threads=1)
+    np.testing.assert_array_equal(compiled.anomaly_scores(rows, threads=threads), one_thread)
+    np.testing.assert_allclose(one_thread, _reference(forest, rows), rtol=0, atol=TOLERANCE)
+
+
+def test_concurrent_callers_share_the_pool_without_deadlock():
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(4)
+    forest = IsolationForest(n_estimators=10, random_state=0).fit(rng.normal(size=(300, 3)))
+    compiled = compile_forest(forest)
+    rows = rng.normal(size=(4 * PARALLEL_MIN_ROWS, 3))
+    expected = compiled.anomaly_scores(rows, threads=1)
+    with ThreadPoolExecutor(max_workers=6) as callers:
+        results = list(callers.map(lambda _: compiled.anomaly_scores(rows, threads=2), range(12)))
+    for result in results:
+        np.testing.assert_array_equal(result, expected)
 
 
 def test_wrong_width_is_refused():

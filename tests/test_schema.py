@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from anomaly_detector.schema import Feature, FeatureSchema, InputError
+from anomaly_detector.schema import Feature, FeatureSchema, InputError, categorical_series
 
 SCHEMA = FeatureSchema(
     (
@@ -154,6 +154,25 @@ def test_coerce_frame_selects_orders_and_types_columns() -> None:
     assert pd.isna(coerced["plan"].iloc[1])
     assert coerced["plan"].iloc[2] == "gold"
     assert list(coerced.index) == list(frame.index)
+
+
+@pytest.mark.parametrize("dtype", [object, "str"], ids=["object", "pandas-str"])
+def test_text_columns_take_the_fast_path_and_match_the_per_value_path(dtype) -> None:
+    from anomaly_detector.schema import _category_string
+
+    text = pd.Series(["gold", None, "3", "silver", np.nan], dtype=dtype)
+    coerced = categorical_series(text)
+    per_value = pd.Series(
+        [None if pd.isna(v) else _category_string(v) for v in text.astype(object)], dtype=object
+    ).where(text.notna(), np.nan)
+    assert coerced.dtype == object
+    pd.testing.assert_series_equal(coerced, per_value)
+
+
+def test_mixed_columns_still_normalise_each_value() -> None:
+    coerced = categorical_series(pd.Series(["gold", 3.0, 3, True, None], dtype=object))
+    assert coerced.iloc[:4].tolist() == ["gold", "3", "3", "True"]
+    assert pd.isna(coerced.iloc[4])
 
 
 def test_coerce_frame_names_missing_columns() -> None:

@@ -10,14 +10,22 @@ Layout: nodes are renumbered breadth-first so that a node's right child is
 takes exactly ``max_depth`` steps per tree. With no data-dependent loop exit,
 the kernel advances a block of rows in lockstep and the CPU overlaps their
 memory loads, which is what makes it faster than scikit-learn's Cython on
-batches as well as on single rows. The arithmetic mirrors scikit-learn's exactly: inputs are cast to
-float32 before comparison, each tree adds ``(node depth + average path length
-of its leaf) - 1`` in tree order, and the score is ``2 ** -(depth / (n_trees *
-c(max_samples)))``. Tests hold this equal to ``-IsolationForest.score_samples``.
+batches as well as on single rows. A node's column and child are packed into one
+int64 (``child << 32 | column``), so a step costs one load fewer. Large batches
+are cut into one contiguous slice per core; the kernel releases the GIL, so the
+slices are scored in parallel threads.
+
+The arithmetic mirrors scikit-learn's exactly: inputs are cast to float32 before
+comparison, each tree adds ``(node depth + average path length of its leaf) - 1``
+in tree order, and the score is ``2 ** -(depth / (n_trees * c(max_samples)))``.
+Tests hold this equal to ``-IsolationForest.score_samples``.
 """
 
 from __future__ import annotations
 
+import functools
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numba
@@ -26,6 +34,24 @@ from sklearn.ensemble import IsolationForest
 from sklearn.ensemble._iforest import _average_path_length
 
 _LEAF = -1
+_COLUMN_BITS = 32
+_COLUMN_MASK = (1 << _COLUMN_BITS) - 1
+# Below this many rows a second thread costs more than it saves (~2 us per row).
+PARALLEL_MIN_ROWS = 2_048
+
+
+def scoring_threads() -> int:
+    """Threads a large batch is split over: the cores this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+@functools.cache
+def _executor(helpers: int) -> ThreadPoolExecutor:
+    """The helper threads of a split batch (the calling thread scores one slice itself)."""
+    return ThreadPoolExecutor(max_workers=helpers, thread_name_prefix="forest")
 
 
 @dataclass(frozen=True)
@@ -34,47 +60,71 @@ class CompiledForest:
 
     roots: np.ndarray  # int32 (n_trees,)
     max_depth: np.ndarray  # int32 (n_trees,)
-    feature: np.ndarray  # int32 (n_nodes,): column of the *full* input, not the tree's subset
+    # int64 (n_nodes,): left child << 32 | column of the *full* input (not the
+    # tree's feature subset). The right child is left + 1; a leaf is its own child.
+    node: np.ndarray
     threshold: np.ndarray  # float64 (n_nodes,); +inf at leaves
-    child: np.ndarray  # int32 (n_nodes,): left child; right child is child + 1; self at leaves
     missing_left: np.ndarray  # bool (n_nodes,): where NaN goes, as scikit-learn decided
     leaf_depth: np.ndarray  # float64 (n_nodes,): path length contribution at a leaf
     denominator: float
     n_features: int
 
-    def anomaly_scores(self, rows: np.ndarray) -> np.ndarray:
+    def anomaly_scores(self, rows: np.ndarray, threads: int | None = None) -> np.ndarray:
         """Anomaly scores (``-score_samples``) of a 2-D array of model inputs.
 
         Args:
             rows: shape (n_rows, n_features), already preprocessed.
+            threads: threads for batches of ``PARALLEL_MIN_ROWS`` rows or more;
+                default: one per core this process may use.
 
         Returns:
             float64 array of shape (n_rows,), each in (0, 1].
         """
-        # The kernel casts each value to float32 as it reads it (IEEE round to
-        # nearest, beyond range to +-inf), exactly like scikit-learn's input cast.
-        inputs = np.ascontiguousarray(rows, dtype=np.float64)
-        if inputs.ndim != 2 or inputs.shape[1] != self.n_features:
-            raise ValueError(f"expected shape (n, {self.n_features}), got {inputs.shape}")
-        out = np.empty(inputs.shape[0], dtype=np.float64)
-        kernel = _score_rows if inputs.shape[0] >= _BLOCK_ROWS else _score_few_rows
-        kernel(
-            inputs,
+        rows = np.asarray(rows)
+        if rows.ndim != 2 or rows.shape[1] != self.n_features:
+            raise ValueError(f"expected shape (n, {self.n_features}), got {rows.shape}")
+        n_rows = rows.shape[0]
+        out = np.empty(n_rows, dtype=np.float64)
+        if n_rows < _BLOCK_ROWS:
+            # The few-rows kernel casts each value to float32 as it reads it, which
+            # saves allocating a float32 copy of one vector.
+            _score_few_rows(np.ascontiguousarray(rows, dtype=np.float64), *self._arrays(), out)
+            return out
+        # Same cast as scikit-learn's input check: round to nearest, beyond range to +-inf.
+        with np.errstate(over="ignore"):
+            inputs = np.ascontiguousarray(rows, dtype=np.float32)
+        threads = min(threads or scoring_threads(), max(1, n_rows // PARALLEL_MIN_ROWS))
+        if threads == 1:
+            _score_rows(inputs, *self._arrays(), out)
+            return out
+        # Contiguous slices, one per thread; this thread scores the first one.
+        # Pool threads never submit work themselves, so the pool cannot deadlock.
+        bounds = np.linspace(0, n_rows, threads + 1).astype(int)
+        slices = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+        arrays = self._arrays()
+        pending = [
+            _executor(threads - 1).submit(_score_rows, inputs[part], *arrays, out[part])
+            for part in slices[1:]
+        ]
+        _score_rows(inputs[slices[0]], *arrays, out[slices[0]])
+        for job in pending:
+            job.result()
+        return out
+
+    def _arrays(self) -> tuple:
+        return (
             self.roots,
             self.max_depth,
-            self.feature,
+            self.node,
             self.threshold,
-            self.child,
             self.missing_left,
             self.leaf_depth,
             self.denominator,
-            out,
         )
-        return out
 
     @property
     def n_nodes(self) -> int:
-        return int(self.feature.shape[0])
+        return int(self.node.shape[0])
 
 
 def compile_forest(forest: IsolationForest) -> CompiledForest:
@@ -87,7 +137,7 @@ def compile_forest(forest: IsolationForest) -> CompiledForest:
         The compiled forest, scoring exactly like ``-forest.score_samples``.
     """
     parts: dict[str, list[np.ndarray]] = {
-        k: [] for k in ("feature", "threshold", "child", "missing_left", "leaf_depth")
+        k: [] for k in ("node", "threshold", "missing_left", "leaf_depth")
     }
     roots, max_depths = [], []
     offset = 0
@@ -106,9 +156,10 @@ def compile_forest(forest: IsolationForest) -> CompiledForest:
         left_new = new_id[np.maximum(tree.children_left[order], 0)] + offset
         roots.append(offset)
         max_depths.append(tree.max_depth)
-        parts["feature"].append(np.where(is_leaf, 0, columns[np.maximum(tree.feature[order], 0)]))
+        column = np.where(is_leaf, 0, columns[np.maximum(tree.feature[order], 0)])
+        child = np.where(is_leaf, new_nodes, left_new)
+        parts["node"].append((child.astype(np.int64) << _COLUMN_BITS) | column)
         parts["threshold"].append(np.where(is_leaf, np.inf, tree.threshold[order]))
-        parts["child"].append(np.where(is_leaf, new_nodes, left_new))
         # NaN at a leaf must stay put: "missing goes left" is child + 0 = itself.
         parts["missing_left"].append(np.where(is_leaf, True, tree.missing_go_to_left[order] != 0))
         # Same expression and order as scikit-learn, so the floats are identical.
@@ -118,9 +169,8 @@ def compile_forest(forest: IsolationForest) -> CompiledForest:
     return CompiledForest(
         roots=np.asarray(roots, dtype=np.int32),
         max_depth=np.asarray(max_depths, dtype=np.int32),
-        feature=np.concatenate(parts["feature"]).astype(np.int32),
+        node=np.concatenate(parts["node"]).astype(np.int64),
         threshold=np.concatenate(parts["threshold"]).astype(np.float64),
-        child=np.concatenate(parts["child"]).astype(np.int32),
         missing_left=np.concatenate(parts["missing_left"]).astype(np.bool_),
         leaf_depth=np.concatenate(parts["leaf_depth"]).astype(np.float64),
         denominator=denominator,
@@ -150,11 +200,11 @@ _BLOCK_TREES = 16
 
 @numba.njit(cache=True, nogil=True)
 def _score_rows(
-    inputs, roots, max_depth, feature, threshold, child, missing_left, leaf_depth, denominator, out
+    inputs, roots, max_depth, packed, threshold, missing_left, leaf_depth, denominator, out
 ):  # pragma: no cover - compiled by numba; covered through CompiledForest in tests
     n_rows = inputs.shape[0]
     depth = np.zeros(n_rows, dtype=np.float64)
-    nodes = np.empty(_BLOCK_ROWS, dtype=np.int32)
+    nodes = np.empty(_BLOCK_ROWS, dtype=np.int64)
     for tree in range(roots.shape[0]):
         root = roots[tree]
         steps = max_depth[tree]
@@ -165,11 +215,12 @@ def _score_rows(
             for _ in range(steps):
                 for j in range(block):
                     node = nodes[j]
-                    value = np.float32(inputs[start + j, feature[node]])
+                    word = packed[node]
+                    value = inputs[start + j, word & _COLUMN_MASK]  # float32 already
                     go_right = not (value <= threshold[node])
                     if np.isnan(value):
                         go_right = not missing_left[node]
-                    nodes[j] = child[node] + go_right
+                    nodes[j] = (word >> _COLUMN_BITS) + go_right
             # Each row adds its trees in tree order, as scikit-learn does.
             for j in range(block):
                 depth[start + j] += leaf_depth[nodes[j]]
@@ -184,12 +235,12 @@ def _score_rows(
 
 @numba.njit(cache=True, nogil=True)
 def _score_few_rows(
-    inputs, roots, max_depth, feature, threshold, child, missing_left, leaf_depth, denominator, out
+    inputs, roots, max_depth, packed, threshold, missing_left, leaf_depth, denominator, out
 ):  # pragma: no cover - compiled by numba; covered through CompiledForest in tests
     # For one row there are no other rows to overlap with, so a block of trees
     # advances in lockstep instead; their leaves are still added in tree order.
     n_trees = roots.shape[0]
-    nodes = np.empty(_BLOCK_TREES, dtype=np.int32)
+    nodes = np.empty(_BLOCK_TREES, dtype=np.int64)
     for row in range(inputs.shape[0]):
         depth = 0.0
         for first in range(0, n_trees, _BLOCK_TREES):
@@ -201,11 +252,12 @@ def _score_few_rows(
             for _ in range(steps):
                 for k in range(block):
                     node = nodes[k]
-                    value = np.float32(inputs[row, feature[node]])
+                    word = packed[node]
+                    value = np.float32(inputs[row, word & _COLUMN_MASK])
                     go_right = not (value <= threshold[node])
                     if np.isnan(value):
                         go_right = not missing_left[node]
-                    nodes[k] = child[node] + go_right
+                    nodes[k] = (word >> _COLUMN_BITS) + go_right
             for k in range(block):
                 depth += leaf_depth[nodes[k]]
         if denominator != 0.0:

@@ -188,6 +188,10 @@ def categorical_series(column: pd.Series) -> pd.Series:
     """Categorical values as Python strings with missing values as NaN (object dtype)."""
     values = column.astype(object)
     missing = values.isna()
+    if pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):
+        # Already text (a CSV column, a JSON string field): skip the per-value call,
+        # the slowest part of scoring a large file.
+        return values.where(~missing, np.nan)
     as_text = values.map(_category_string, na_action="ignore")
     return as_text.where(~missing, np.nan).astype(object)
 
