@@ -26,6 +26,8 @@ MAX_CATEGORIES = 100
 ID_UNIQUE_RATIO = 0.5
 # Share of non-missing cells that must parse for a text column to count as numbers or dates.
 PARSE_SHARE = 0.95
+# Share-of-values checks on large columns look at this many sampled values.
+SAMPLE_ROWS = 2_000
 _ID_NAME = re.compile(r"(^|_)(id|uuid|guid|index|key)$|^unnamed: ?\d+$", re.IGNORECASE)
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
 
@@ -123,27 +125,40 @@ def _classify(column: pd.Series, name: str, forced: bool) -> tuple[str, str | No
     text = non_null.astype(str)
     if forced:
         return "categorical", None
-    if text.nunique() <= 1:
+    distinct = text.nunique()
+    if distinct <= 1:
         return "categorical", "constant (one value only)"
     if _looks_like_timestamp(text):
         return "categorical", "timestamp (derive features such as hour of day instead)"
-    if text.str.match(_UUID).mean() > 0.5:
+    if _sample(text).str.match(_UUID).mean() > 0.5:
         return "categorical", "identifier (UUIDs)"
-    unique_ratio = text.nunique() / len(text)
+    unique_ratio = distinct / len(text)
     if unique_ratio > ID_UNIQUE_RATIO or (_ID_NAME.search(name) and unique_ratio > 0.05):
-        return "categorical", f"identifier ({text.nunique()} distinct values)"
-    if text.nunique() > MAX_CATEGORIES:
+        return "categorical", f"identifier ({distinct} distinct values)"
+    if distinct > MAX_CATEGORIES:
         return "categorical", (
-            f"too many categories ({text.nunique()} > {MAX_CATEGORIES}); "
+            f"too many categories ({distinct} > {MAX_CATEGORIES}); "
             "pass it with --features to force it in"
         )
     return "categorical", None
+
+
+def _sample(values: pd.Series) -> pd.Series:
+    """A fixed random sample for checks where a share of values decides (same data, same pick)."""
+    if len(values) <= SAMPLE_ROWS:
+        return values
+    return values.sample(SAMPLE_ROWS, random_state=0)
 
 
 def _as_numeric(column: pd.Series) -> pd.Series | None:
     """The column as floats if (nearly) all of its values are numbers, else None."""
     if pd.api.types.is_numeric_dtype(column):
         return column.astype("float64")
+    # Parsing a million strings takes seconds; a sample where fewer than half
+    # parse cannot come from a column where 95% do, so text columns stop here.
+    sample = _sample(column.dropna())
+    if len(sample) and pd.to_numeric(sample, errors="coerce").notna().mean() < 0.5:
+        return None
     parsed = pd.to_numeric(column, errors="coerce")
     present = column.notna()
     if present.sum() and parsed[present].notna().mean() >= PARSE_SHARE:
