@@ -77,12 +77,16 @@ def test_compiled_pipeline_equals_scikit_learn(
 
     from_frame = scorer.score_frame(probe)
     from_rows = scorer.score_rows(_rows_from_frame(bundle.schema, probe))
-    one_by_one = [
-        scorer.score_rows([row]).anomaly_score[0] for row in _rows_from_frame(bundle.schema, probe)
-    ]
+    rows = _rows_from_frame(bundle.schema, probe)
+    one_by_one = [scorer.score_rows([row]).anomaly_score[0] for row in rows]
+    # The /prediction path: preprocessing and forest in one jitted call.
+    single = [scorer.score_one(row) for row in rows]
     for got in (from_frame.anomaly_score, from_rows.anomaly_score, np.array(one_by_one)):
         np.testing.assert_allclose(got, reference, rtol=0, atol=TOLERANCE)
+    np.testing.assert_array_equal([score for score, _ in single], from_rows.anomaly_score)
     np.testing.assert_array_equal(from_rows.is_inlier, predicted_inlier)
+    assert [inlier for _, inlier in single] == predicted_inlier.tolist()
+    assert all(type(score) is float and type(inlier) is bool for score, inlier in single)
 
 
 def test_threshold_change_moves_decisions_consistently(tmp_path):
@@ -117,6 +121,7 @@ def test_unsupported_pipeline_falls_back_to_scikit_learn():
         got.anomaly_score, -pipeline.score_samples(schema.frame_from_rows(rows))
     )
     assert bool(got.is_inlier[0]) and not bool(got.is_inlier[1])
+    assert scorer.score_one(rows[1]) == (float(got.anomaly_score[1]), False)
 
 
 def test_fast_can_be_disabled_and_agrees():
@@ -135,3 +140,21 @@ def test_score_frame_reports_missing_columns():
     bundle = train(_random_frame(rng, 200, 2, 0, 0, 0.0), TrainConfig(n_estimators=5)).bundle
     with pytest.raises(ValueError, match="num_1"):
         Scorer(bundle).score_frame(pd.DataFrame({"num_0": [1.0]}))
+
+
+def test_score_one_matches_score_rows_on_edge_values():
+    rng = np.random.default_rng(11)
+    frame = _random_frame(rng, 400, 1, 2, 1, 0.05)
+    bundle = train(frame, TrainConfig(n_estimators=25)).bundle
+    scorer = Scorer(bundle)
+    names = bundle.schema.names
+    edge_values = [0.0, -0.0, -1.0, -1e12, 1e300, 1e-300, None, 3.5]
+    rows = []
+    for value in edge_values:
+        mapping = {name: value for name in names if not name.startswith("cat_")}
+        mapping |= {name: "never-seen" for name in names if name.startswith("cat_")}
+        rows.append(bundle.schema.row_from_mapping(mapping))
+    batch = scorer.score_rows(rows)
+    assert [scorer.score_one(row)[0] for row in rows] == batch.anomaly_score.tolist()
+    reference = -bundle.pipeline.score_samples(bundle.schema.frame_from_rows(rows))
+    np.testing.assert_allclose(batch.anomaly_score, reference, rtol=0, atol=TOLERANCE)

@@ -88,20 +88,21 @@ class CompiledForest:
         if n_rows < _BLOCK_ROWS:
             # The few-rows kernel casts each value to float32 as it reads it, which
             # saves allocating a float32 copy of one vector.
-            _score_few_rows(np.ascontiguousarray(rows, dtype=np.float64), *self._arrays(), out)
+            inputs = np.ascontiguousarray(rows, dtype=np.float64)
+            _score_few_rows(inputs, *self.kernel_arguments(), out)
             return out
         # Same cast as scikit-learn's input check: round to nearest, beyond range to +-inf.
         with np.errstate(over="ignore"):
             inputs = np.ascontiguousarray(rows, dtype=np.float32)
         threads = min(threads or scoring_threads(), max(1, n_rows // PARALLEL_MIN_ROWS))
         if threads == 1:
-            _score_rows(inputs, *self._arrays(), out)
+            _score_rows(inputs, *self.kernel_arguments(), out)
             return out
         # Contiguous slices, one per thread; this thread scores the first one.
         # Pool threads never submit work themselves, so the pool cannot deadlock.
         bounds = np.linspace(0, n_rows, threads + 1).astype(int)
         slices = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
-        arrays = self._arrays()
+        arrays = self.kernel_arguments()
         pending = [
             _executor(threads - 1).submit(_score_rows, inputs[part], *arrays, out[part])
             for part in slices[1:]
@@ -111,7 +112,8 @@ class CompiledForest:
             job.result()
         return out
 
-    def _arrays(self) -> tuple:
+    def kernel_arguments(self) -> tuple:
+        """The arrays (and denominator) the jitted kernels take, in their order."""
         return (
             self.roots,
             self.max_depth,
@@ -195,7 +197,7 @@ def _breadth_first(left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.
 
 
 _BLOCK_ROWS = 16
-_BLOCK_TREES = 16
+BLOCK_TREES = 16
 
 
 @numba.njit(cache=True, nogil=True)
@@ -225,42 +227,58 @@ def _score_rows(
             for j in range(block):
                 depth[start + j] += leaf_depth[nodes[j]]
     for row in range(n_rows):
-        if denominator != 0.0:
-            out[row] = 2.0 ** (-(depth[row] / denominator))
-        else:
-            # scikit-learn divides into a ones-filled buffer where the
-            # denominator is 0 (one sample per tree), so the score is 2 ** -1.
-            out[row] = 0.5
+        out[row] = score_of_depth(depth[row], denominator)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def row_depth(
+    values, row, roots, max_depth, packed, threshold, missing_left, leaf_depth, nodes
+):  # pragma: no cover - compiled by numba; covered through CompiledForest in tests
+    """Summed path length of ``values[row]`` over all trees (jitted; for other kernels too).
+
+    For one row there are no other rows to overlap with, so a block of trees
+    advances in lockstep instead; their leaves are still added in tree order.
+    ``nodes`` is scratch space of ``BLOCK_TREES`` int64.
+    """
+    n_trees = roots.shape[0]
+    depth = 0.0
+    for first in range(0, n_trees, BLOCK_TREES):
+        block = min(first + BLOCK_TREES, n_trees) - first
+        steps = 0
+        for k in range(block):
+            nodes[k] = roots[first + k]
+            steps = max(steps, max_depth[first + k])
+        for _ in range(steps):
+            for k in range(block):
+                node = nodes[k]
+                word = packed[node]
+                value = np.float32(values[row, word & _COLUMN_MASK])
+                go_right = not (value <= threshold[node])
+                if np.isnan(value):
+                    go_right = not missing_left[node]
+                nodes[k] = (word >> _COLUMN_BITS) + go_right
+        for k in range(block):
+            depth += leaf_depth[nodes[k]]
+    return depth
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def score_of_depth(depth, denominator):  # pragma: no cover - compiled by numba
+    """``2 ** -(depth / denominator)``, as scikit-learn computes it."""
+    if denominator != 0.0:
+        return 2.0 ** (-(depth / denominator))
+    # scikit-learn divides into a ones-filled buffer where the denominator is 0
+    # (one sample per tree), so the score is 2 ** -1.
+    return 0.5
 
 
 @numba.njit(cache=True, nogil=True)
 def _score_few_rows(
     inputs, roots, max_depth, packed, threshold, missing_left, leaf_depth, denominator, out
 ):  # pragma: no cover - compiled by numba; covered through CompiledForest in tests
-    # For one row there are no other rows to overlap with, so a block of trees
-    # advances in lockstep instead; their leaves are still added in tree order.
-    n_trees = roots.shape[0]
-    nodes = np.empty(_BLOCK_TREES, dtype=np.int64)
+    nodes = np.empty(BLOCK_TREES, dtype=np.int64)
     for row in range(inputs.shape[0]):
-        depth = 0.0
-        for first in range(0, n_trees, _BLOCK_TREES):
-            block = min(first + _BLOCK_TREES, n_trees) - first
-            steps = 0
-            for k in range(block):
-                nodes[k] = roots[first + k]
-                steps = max(steps, max_depth[first + k])
-            for _ in range(steps):
-                for k in range(block):
-                    node = nodes[k]
-                    word = packed[node]
-                    value = np.float32(inputs[row, word & _COLUMN_MASK])
-                    go_right = not (value <= threshold[node])
-                    if np.isnan(value):
-                        go_right = not missing_left[node]
-                    nodes[k] = (word >> _COLUMN_BITS) + go_right
-            for k in range(block):
-                depth += leaf_depth[nodes[k]]
-        if denominator != 0.0:
-            out[row] = 2.0 ** (-(depth / denominator))
-        else:
-            out[row] = 0.5
+        depth = row_depth(
+            inputs, row, roots, max_depth, packed, threshold, missing_left, leaf_depth, nodes
+        )
+        out[row] = score_of_depth(depth, denominator)

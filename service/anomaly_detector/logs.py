@@ -2,7 +2,9 @@
 
 The formatter serializes with orjson: at thousands of requests per second the
 access log is on the hot path, and python-json-logger's generic formatter cost
-about as much as scoring a row.
+about as much as scoring a row. The access line itself skips ``LogRecord``
+altogether when logging is configured the default way (``AccessLog``), since
+building and dispatching a record cost more than the rest of a prediction.
 """
 
 from __future__ import annotations
@@ -10,13 +12,28 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from typing import Any
 
 import orjson
 
 ACCESS_LOGGER = "anomaly_detector.access"
+PACKAGE_LOGGER = "anomaly_detector"
 
 # Attributes every LogRecord has; anything else was passed with ``extra=``.
 _STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+_second: int | None = None
+_second_text = ""
+
+
+def iso_time(created: float) -> str:
+    """``created`` as UTC ISO-8601 with milliseconds, e.g. ``2026-11-22T07:41:18.123Z``."""
+    global _second, _second_text
+    second = int(created)
+    if second != _second:  # strftime once per second, not once per line
+        _second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        _second = second
+    return f"{_second_text}.{int((created - second) * 1000):03d}Z"
 
 
 class JsonLineFormatter(logging.Formatter):
@@ -24,8 +41,7 @@ class JsonLineFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         line = {
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
+            "time": iso_time(record.created),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
@@ -36,6 +52,65 @@ class JsonLineFormatter(logging.Formatter):
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
         return orjson.dumps(line, default=str).decode()
+
+
+class JsonLineHandler(logging.StreamHandler):
+    """The stream handler ``configure_logging`` installs; ``AccessLog`` may write to it directly."""
+
+    def write_line(self, line: str) -> None:
+        with self.lock:
+            self.stream.write(line)
+            self.flush()
+
+
+class AccessLog:
+    """Writes the per-request line of ``ACCESS_LOGGER``.
+
+    When the access logger is set up as ``configure_logging`` leaves it (no own
+    handlers or filters, the package logger's one ``JsonLineHandler``), the line
+    is serialized and written directly, byte for byte what the formatter would
+    produce. Any other logging set-up (a handler added, a filter, a different
+    formatter) gets an ordinary ``LogRecord`` through ``logging``.
+    """
+
+    def __init__(self) -> None:
+        self.logger = logging.getLogger(ACCESS_LOGGER)
+
+    def write(self, **fields: Any) -> None:
+        logger = self.logger
+        if not logger.isEnabledFor(logging.INFO):
+            return
+        handler = self._direct_handler()
+        if handler is None:
+            logger.info("request", extra=fields)
+            return
+        line = {
+            "time": iso_time(time.time()),
+            "level": "INFO",
+            "logger": ACCESS_LOGGER,
+            "message": "request",
+            **fields,
+        }
+        handler.write_line(orjson.dumps(line, default=str).decode() + handler.terminator)
+
+    def _direct_handler(self) -> JsonLineHandler | None:
+        logger = self.logger
+        if logger.handlers or logger.filters or not logger.propagate:
+            return None
+        parent = logger.parent
+        if parent is None or parent.name != PACKAGE_LOGGER or parent.filters or parent.propagate:
+            return None
+        if len(parent.handlers) != 1:
+            return None
+        (handler,) = parent.handlers
+        if (
+            type(handler) is not JsonLineHandler
+            or type(handler.formatter) is not JsonLineFormatter
+            or handler.filters
+            or handler.level > logging.INFO
+        ):
+            return None
+        return handler
 
 
 def configure_logging(level: str = "INFO") -> None:
@@ -49,9 +124,9 @@ def configure_logging(level: str = "INFO") -> None:
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False
-    handler = logging.StreamHandler(sys.stderr)
+    handler = JsonLineHandler(sys.stderr)
     handler.setFormatter(JsonLineFormatter())
-    root = logging.getLogger("anomaly_detector")
+    root = logging.getLogger(PACKAGE_LOGGER)
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     root.propagate = False

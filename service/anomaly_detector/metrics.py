@@ -197,6 +197,11 @@ class Metrics:
         self.model_last_load.set(time.time())
         self.fast_path.set(1 if fast_path else 0)
 
+    def observe_score(self, anomaly_score: float, is_inlier: bool, endpoint: str) -> None:
+        """``observe_scores`` for one row, without numpy (the ``/prediction`` hot path)."""
+        self._prediction_counter("inlier" if is_inlier else "anomaly", endpoint).inc()
+        self.anomaly_score.observe(anomaly_score)
+
     def observe_scores(self, anomaly_scores, is_inlier, endpoint: str) -> None:
         """Count scored rows by outcome and add their scores to the histogram."""
         n_rows = len(anomaly_scores)

@@ -54,3 +54,31 @@ def test_overload_gets_fast_503_then_recovers(tmp_path):
         assert after.status_code == 200
         again = asyncio.run(_flood(server.url, 2))
         assert [status for status, _, _ in again] == [200, 200]
+
+
+@pytest.mark.parametrize("path", ["/prediction", "/predictions"], ids=["fast-lane", "routed"])
+def test_a_client_that_stops_sending_its_body_gets_a_503_and_frees_its_slot(tmp_path, path):
+    import socket
+
+    _, model_path = write_bundle(tmp_path / "models", seed=52)
+    env = {"REQUEST_TIMEOUT_SECONDS": "1", "MAX_IN_FLIGHT": "1"}
+    with LiveServer(model_path, tmp_path / "server.log", env=env) as server:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=15) as slow:
+            # Headers promise 200 bytes; only the first 10 ever arrive.
+            slow.sendall(
+                f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                'Content-Length: 200\r\n\r\n{"feature_'.encode()
+            )
+            started = time.monotonic()
+            # While it hangs it holds the only slot: others are refused, not queued.
+            busy = httpx.post(server.url + "/prediction", json={"feature_vector": VECTOR_EXAMPLE})
+            assert busy.status_code == 503 and busy.json()["reason"] == "overloaded"
+            reply = slow.recv(4096).decode()
+            waited = time.monotonic() - started
+        assert reply.startswith("HTTP/1.1 503"), reply
+        assert '"reason":"timeout"' in reply and "retry-after: 1" in reply.lower()
+        assert 0.9 <= waited < 10
+        assert server.metric("anomaly_detector_rejected_requests_total", {"reason": "timeout"}) == 1
+        assert server.metric("http_requests_in_flight") == 0
+        after = httpx.post(server.url + "/prediction", json={"feature_vector": VECTOR_EXAMPLE})
+        assert after.status_code == 200

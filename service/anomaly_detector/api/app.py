@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry, multiprocess
 
 from anomaly_detector import __version__
+from anomaly_detector.api.deadlines import Deadlines
 from anomaly_detector.api.errors import install_error_handlers
 from anomaly_detector.api.fast_lane import PredictionFastLane
 from anomaly_detector.api.guard import Guard
@@ -94,6 +95,7 @@ def create_app(
     install_error_handlers(app)
     recorder = RequestRecorder(metrics, settings.log_requests)
     guard = Guard(settings.max_in_flight, settings.api_key_set)
+    deadlines = Deadlines(settings.request_timeout_seconds)
     app.state.guard = guard
     app.state.draining = False
     app.add_middleware(
@@ -101,11 +103,11 @@ def create_app(
         recorder=recorder,
         guard=guard,
         max_body_bytes=settings.max_body_bytes,
-        timeout_seconds=settings.request_timeout_seconds,
+        deadlines=deadlines,
     )
     if settings.fast_lane:
         app.fast_lane = PredictionFastLane(
-            store, recorder, guard, settings.max_body_bytes, settings.request_timeout_seconds
+            store, recorder, guard, settings.max_body_bytes, deadlines
         )
     for module in (prediction, model, health, admin):
         app.include_router(module.router)

@@ -11,15 +11,15 @@ endpoint in OpenAPI and serves it when the lane is disabled.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 
 import orjson
 
+from anomaly_detector.api.deadlines import Deadlines
 from anomaly_detector.api.errors import ApiError
 from anomaly_detector.api.guard import Guard, error_parts
-from anomaly_detector.api.middleware import BodyTooLarge, RequestTimedOut
+from anomaly_detector.api.middleware import BodyTooLarge
 from anomaly_detector.api.parsing import parse_json_body
 from anomaly_detector.api.recorder import RequestRecorder
 from anomaly_detector.api.routes.prediction import predict_one
@@ -40,14 +40,14 @@ class PredictionFastLane:
         recorder: RequestRecorder,
         guard: Guard,
         max_body_bytes: int,
-        timeout_seconds: float,
+        deadlines: Deadlines,
     ):
         self.store = store
         self.recorder = recorder
         self.metrics = recorder.metrics
         self.guard = guard
         self.max_body_bytes = max_body_bytes
-        self.timeout_seconds = timeout_seconds
+        self.deadlines = deadlines
 
     @staticmethod
     def matches(scope) -> bool:
@@ -82,11 +82,8 @@ class PredictionFastLane:
                 raise BodyTooLarge(self.max_body_bytes)
             self.guard.enter()
             entered = True
-            try:
-                # Scoring never waits; only a slow client sending its body can.
-                body = await asyncio.wait_for(self._read_body(receive), self.timeout_seconds)
-            except asyncio.TimeoutError:
-                raise RequestTimedOut(self.timeout_seconds) from None
+            # Scoring never waits; only a slow client sending its body can.
+            body = await self.deadlines.run(self._read_body(receive))
             if model is None:
                 raise ApiError(503, "no_model", "no valid model is loaded yet; check GET /readyz",
                                headers={"Retry-After": "5"})  # fmt: skip

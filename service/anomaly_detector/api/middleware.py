@@ -6,9 +6,9 @@ every request and the service answers in well under a millisecond.
 
 from __future__ import annotations
 
-import asyncio
 import time
 
+from anomaly_detector.api.deadlines import Deadlines, RequestTimedOut
 from anomaly_detector.api.errors import ApiError
 from anomaly_detector.api.guard import Guard, send_error
 from anomaly_detector.api.recorder import RequestRecorder
@@ -22,16 +22,6 @@ class BodyTooLarge(ApiError):
     def __init__(self, limit: int) -> None:
         super().__init__(
             413, "body_too_large", f"request body is larger than the limit of {limit} bytes"
-        )
-
-
-class RequestTimedOut(ApiError):
-    def __init__(self, seconds: float) -> None:
-        super().__init__(
-            503,
-            "timeout",
-            f"the request took longer than {seconds:g} s and was abandoned; retry later",
-            headers={"Retry-After": "1"},
         )
 
 
@@ -54,14 +44,14 @@ class ObservabilityMiddleware:
         recorder: RequestRecorder,
         guard: Guard,
         max_body_bytes: int,
-        timeout_seconds: float,
+        deadlines: Deadlines,
     ):
         self.app = app
         self.recorder = recorder
         self.metrics = recorder.metrics
         self.guard = guard
         self.max_body_bytes = max_body_bytes
-        self.timeout_seconds = timeout_seconds
+        self.deadlines = deadlines
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or scope["path"] in UNINSTRUMENTED_PATHS:
@@ -117,10 +107,10 @@ class ObservabilityMiddleware:
             await send_error(send, error)
             return
         try:
-            await asyncio.wait_for(self.app(scope, receive, send), self.timeout_seconds)
-        except asyncio.TimeoutError:
+            await self.deadlines.run(self.app(scope, receive, send))
+        except RequestTimedOut as timed_out:
             self.metrics.rejected_requests.labels(reason="timeout").inc()
             if status_holder[0] is None:
-                await send_error(send, RequestTimedOut(self.timeout_seconds))
+                await send_error(send, timed_out)
         finally:
             self.guard.leave()

@@ -6,12 +6,8 @@ paths produce exactly the same series and logs.
 
 from __future__ import annotations
 
-import logging
-
-from anomaly_detector.logs import ACCESS_LOGGER
+from anomaly_detector.logs import AccessLog
 from anomaly_detector.metrics import Metrics
-
-access_log = logging.getLogger(ACCESS_LOGGER)
 
 
 class RequestRecorder:
@@ -21,6 +17,7 @@ class RequestRecorder:
         self.metrics = metrics
         self.log_requests = log_requests
         self._children: dict[tuple[str, str, int], tuple] = {}
+        self.access_log = AccessLog()
 
     def record(
         self,
@@ -42,15 +39,12 @@ class RequestRecorder:
             self._children[key] = children
         children[0].inc()
         children[1].observe(seconds)
-        if self.log_requests and access_log.isEnabledFor(logging.INFO):
-            access_log.info(
-                "request",
-                extra={
-                    "route": route,
-                    "method": method,
-                    "status": status,
-                    "duration_ms": round(seconds * 1000, 3),
-                    "model_version": model_version,
-                    "rows": rows,
-                },
+        if self.log_requests:
+            self.access_log.write(
+                route=route,
+                method=method,
+                status=status,
+                duration_ms=round(seconds * 1000, 3),
+                model_version=model_version,
+                rows=rows,
             )

@@ -46,10 +46,8 @@ async def predict(request: Request, model: ModelDep, metrics: MetricsDep) -> Res
 def predict_one(payload: dict, model: LoadedModel, metrics: Metrics) -> dict:
     """The response body for one ``POST /prediction`` payload (raises ``ApiError``)."""
     row, with_score = parse_prediction(payload, model.bundle.schema)
-    scores = model.scorer.score_rows([row])
-    anomaly_score = float(scores.anomaly_score[0])
-    is_inlier = bool(scores.is_inlier[0])
-    metrics.observe_scores((anomaly_score,), (is_inlier,), endpoint="prediction")
+    anomaly_score, is_inlier = model.scorer.score_one(row)
+    metrics.observe_score(anomaly_score, is_inlier, endpoint="prediction")
     body = {"is_inlier": is_inlier, "model_version": model.version}
     if with_score:
         body["anomaly_score"] = anomaly_score

@@ -1,0 +1,121 @@
+"""Tests for the JSON log lines, and the access line's direct path matching the formatter."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+import pytest
+
+from anomaly_detector.logs import (
+    ACCESS_LOGGER,
+    PACKAGE_LOGGER,
+    AccessLog,
+    JsonLineFormatter,
+    JsonLineHandler,
+    configure_logging,
+    iso_time,
+)
+
+FIELDS = {
+    "route": "/prediction",
+    "method": "POST",
+    "status": 200,
+    "duration_ms": 0.412,
+    "model_version": "20261122T000000Z-abcdef12",
+    "rows": None,
+}
+
+
+@pytest.fixture
+def stream():
+    """The package logger configured as in production, writing into a string buffer."""
+    package = logging.getLogger(PACKAGE_LOGGER)
+    saved = (package.handlers[:], package.level, package.propagate)
+    configure_logging("INFO")
+    buffer = io.StringIO()
+    package.handlers[0].setStream(buffer)
+    yield buffer
+    package.handlers[:], package.level, package.propagate = saved
+    logging.getLogger(ACCESS_LOGGER).handlers.clear()
+
+
+def _without_pytest_capture() -> None:
+    # pytest attaches its capture handlers to loggers for the test's call phase;
+    # production has only the JSON handler.
+    package = logging.getLogger(PACKAGE_LOGGER)
+    package.handlers[:] = [h for h in package.handlers if isinstance(h, JsonLineHandler)]
+
+
+def _lines(buffer: io.StringIO) -> list[dict]:
+    return [json.loads(line) for line in buffer.getvalue().splitlines()]
+
+
+def test_access_line_is_written_directly_with_the_formatters_layout(stream):
+    _without_pytest_capture()
+    access = AccessLog()
+    assert access._direct_handler() is not None
+    access.write(**FIELDS)
+    direct = stream.getvalue()
+    stream.seek(0)
+    stream.truncate()
+    logging.getLogger(ACCESS_LOGGER).info("request", extra=FIELDS)
+    through_logging = stream.getvalue()
+    # Same keys in the same order; only the timestamps may differ.
+    first, second = json.loads(direct), json.loads(through_logging)
+    assert list(first) == list(second)
+    first.pop("time"), second.pop("time")
+    assert first == second == {"level": "INFO", "logger": ACCESS_LOGGER, "message": "request",
+                               **FIELDS}  # fmt: skip
+    assert direct.endswith("\n") and direct.count("\n") == 1
+
+
+def test_any_other_logging_set_up_gets_a_real_log_record(stream):
+    seen: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            seen.append(record)
+
+    _without_pytest_capture()
+    logging.getLogger(ACCESS_LOGGER).addHandler(Keep())
+    access = AccessLog()
+    assert access._direct_handler() is None
+    access.write(**FIELDS)
+    (record,) = seen
+    assert record.getMessage() == "request" and record.status == 200
+    # It still propagates to the package's JSON handler too.
+    assert _lines(stream)[0]["route"] == "/prediction"
+
+
+def test_access_lines_follow_the_level(stream):
+    logging.getLogger(PACKAGE_LOGGER).setLevel(logging.WARNING)
+    AccessLog().write(**FIELDS)
+    assert stream.getvalue() == ""
+
+
+def test_formatter_adds_extras_and_exceptions():
+    try:
+        raise ValueError("bad bundle")
+    except ValueError:
+        record = logging.getLogger("anomaly_detector.model").makeRecord(
+            "anomaly_detector.model", logging.ERROR, __file__, 1, "model refused", (), None,
+            extra={"path": "/models/model.joblib"},
+        )  # fmt: skip
+        import sys
+
+        record.exc_info = sys.exc_info()
+    line = json.loads(JsonLineFormatter().format(record))
+    assert line["level"] == "ERROR" and line["message"] == "model refused"
+    assert line["path"] == "/models/model.joblib"
+    assert "ValueError: bad bundle" in line["exception"]
+
+
+@pytest.mark.parametrize("created", [0.0, 1_795_000_000.9999, 1_795_000_001.25, 1_795_000_001.0])
+def test_iso_time_is_utc_with_milliseconds(created):
+    from datetime import datetime, timezone
+
+    moment = datetime.fromtimestamp(int(created), timezone.utc)
+    millis = int(round((created - int(created)) * 1e6)) // 1000
+    assert iso_time(created) == f"{moment:%Y-%m-%dT%H:%M:%S}.{millis:03d}Z"
