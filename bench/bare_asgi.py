@@ -5,7 +5,7 @@ BODY = (
     b'{"is_inlier":true,"model_version":"20261122T031140Z-b9f0c54d",'
     b'"anomaly_score":0.4611716057751117}'
 )
-HEADERS = [(b"content-type", b"application/json")]
+HEADERS = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(BODY))]
 
 
 async def app(scope, receive, send):

@@ -119,3 +119,37 @@ def test_iso_time_is_utc_with_milliseconds(created):
     moment = datetime.fromtimestamp(int(created), timezone.utc)
     millis = int(round((created - int(created)) * 1e6)) // 1000
     assert iso_time(created) == f"{moment:%Y-%m-%dT%H:%M:%S}.{millis:03d}Z"
+
+
+def test_lines_of_one_loop_iteration_are_written_together_at_its_end(stream):
+    import asyncio
+
+    _without_pytest_capture()
+    access = AccessLog()
+
+    async def three_requests():
+        for status in (200, 422, 503):
+            access.write(**{**FIELDS, "status": status})
+        before = stream.getvalue()
+        await asyncio.sleep(0)  # the iteration ends; the scheduled flush runs
+        return before
+
+    assert asyncio.run(three_requests()) == ""
+    assert [line["status"] for line in _lines(stream)] == [200, 422, 503]
+
+
+def test_lines_go_to_the_file_descriptor_in_one_piece(tmp_path):
+    package = logging.getLogger(PACKAGE_LOGGER)
+    saved = (package.handlers[:], package.level, package.propagate)
+    try:
+        configure_logging("INFO")
+        with open(tmp_path / "access.log", "w") as file:
+            package.handlers[0].setStream(file)
+            _without_pytest_capture()
+            logging.getLogger("anomaly_detector.model").info("model loaded")  # text layer
+            AccessLog().write(**FIELDS)  # no event loop: written at once
+            file.flush()
+        lines = [json.loads(x) for x in (tmp_path / "access.log").read_text().splitlines()]
+        assert [line["message"] for line in lines] == ["model loaded", "request"]
+    finally:
+        package.handlers[:], package.level, package.propagate = saved

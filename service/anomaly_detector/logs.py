@@ -9,7 +9,9 @@ building and dispatching a record cost more than the rest of a prediction.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
 import sys
 import time
 from typing import Any
@@ -57,10 +59,19 @@ class JsonLineFormatter(logging.Formatter):
 class JsonLineHandler(logging.StreamHandler):
     """The stream handler ``configure_logging`` installs; ``AccessLog`` may write to it directly."""
 
-    def write_line(self, line: str) -> None:
+    def write_lines(self, lines: bytes) -> None:
+        """Write finished UTF-8 lines: one ``write`` call on a file, else through the stream."""
         with self.lock:
-            self.stream.write(line)
-            self.flush()
+            try:
+                descriptor = self.stream.fileno()
+            except (AttributeError, OSError, ValueError):  # StringIO and the like
+                self.stream.write(lines.decode())
+                self.flush()
+                return
+            self.flush()  # whatever the text layer still holds goes first
+            view = memoryview(lines)
+            while view:
+                view = view[os.write(descriptor, view) :]
 
 
 class AccessLog:
@@ -68,13 +79,17 @@ class AccessLog:
 
     When the access logger is set up as ``configure_logging`` leaves it (no own
     handlers or filters, the package logger's one ``JsonLineHandler``), the line
-    is serialized and written directly, byte for byte what the formatter would
-    produce. Any other logging set-up (a handler added, a filter, a different
-    formatter) gets an ordinary ``LogRecord`` through ``logging``.
+    is serialized directly, byte for byte what the formatter would produce, and
+    the lines of one event-loop iteration are written together at its end (one
+    system call for all the requests finished in that iteration, not one each).
+    Any other logging set-up (a handler added, a filter, a different formatter)
+    gets an ordinary ``LogRecord`` through ``logging``.
     """
 
     def __init__(self) -> None:
         self.logger = logging.getLogger(ACCESS_LOGGER)
+        self._pending: list[bytes] = []
+        self._pending_handler: JsonLineHandler | None = None
 
     def write(self, **fields: Any) -> None:
         logger = self.logger
@@ -91,7 +106,20 @@ class AccessLog:
             "message": "request",
             **fields,
         }
-        handler.write_line(orjson.dumps(line, default=str).decode() + handler.terminator)
+        self._pending.append(orjson.dumps(line, default=str, option=orjson.OPT_APPEND_NEWLINE))
+        if self._pending_handler is None:
+            self._pending_handler = handler
+            try:
+                asyncio.get_running_loop().call_soon(self.flush)
+            except RuntimeError:  # no event loop: write now
+                self.flush()
+
+    def flush(self) -> None:
+        """Write the lines waiting for the end of the event-loop iteration."""
+        handler, self._pending_handler = self._pending_handler, None
+        lines, self._pending = self._pending, []
+        if handler is not None and lines:
+            handler.write_lines(b"".join(lines))
 
     def _direct_handler(self) -> JsonLineHandler | None:
         logger = self.logger

@@ -25,6 +25,14 @@ def test_vector_prediction_matches_pipeline(client, model, metric):
     assert metric("anomaly_detector_anomaly_score_count") == 1
 
 
+def test_responses_carry_a_length_not_chunks(client):
+    response = client.post("/prediction", json={"feature_vector": VECTOR_EXAMPLE, "score": True})
+    assert response.status_code == 200
+    assert response.headers["content-length"] == str(len(response.content))
+    assert "transfer-encoding" not in response.headers
+    assert response.headers["content-type"] == "application/json"
+
+
 def test_score_is_omitted_unless_asked(client):
     body = client.post("/prediction", json={"feature_vector": VECTOR_EXAMPLE}).json()
     assert set(body) == {"is_inlier", "model_version"}
@@ -114,6 +122,7 @@ BAD_SINGLE = [
 def test_bad_single_requests(client, metric, body, status, reason, words):
     response = client.post("/prediction", json=body)
     assert response.status_code == status
+    assert response.headers["content-length"] == str(len(response.content))
     assert response.json()["reason"] == reason
     assert words in response.json()["detail"]
     assert metric("anomaly_detector_rejected_requests_total", reason=reason) == 1

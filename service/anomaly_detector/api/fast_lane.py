@@ -28,7 +28,7 @@ from anomaly_detector.model_store import ModelStore
 log = logging.getLogger("anomaly_detector.app")
 
 ROUTE = "/prediction"
-_JSON_HEADERS = [(b"content-type", b"application/json")]
+_JSON_TYPE = (b"content-type", b"application/json")
 
 
 class PredictionFastLane:
@@ -60,6 +60,8 @@ class PredictionFastLane:
         status, version = 500, None
         try:
             status, body, headers, version = await self._respond(scope, receive)
+            # A length, not chunked encoding: the response is one small block.
+            headers.append((b"content-length", b"%d" % len(body)))
             await send({"type": "http.response.start", "status": status, "headers": headers})
             await send({"type": "http.response.body", "body": body})
         finally:
@@ -89,13 +91,13 @@ class PredictionFastLane:
                                headers={"Retry-After": "5"})  # fmt: skip
             payload = parse_json_body(body, content_type)
             result = predict_one(payload, model, self.metrics)
-            return 200, orjson.dumps(result), _JSON_HEADERS, model.version
+            return 200, orjson.dumps(result), [_JSON_TYPE], model.version
         except ApiError as exc:
             error = exc
         except Exception:  # never a traceback to the client; the log has it
             log.exception("unexpected error in POST /prediction")
             return 500, orjson.dumps({"detail": "internal error", "reason": "internal"}), \
-                _JSON_HEADERS, None  # fmt: skip
+                [_JSON_TYPE], None  # fmt: skip
         finally:
             if entered:
                 self.guard.leave()

@@ -83,5 +83,6 @@ def error_parts(error: ApiError) -> tuple[int, bytes, list[tuple[bytes, bytes]]]
 
 async def send_error(send, error: ApiError) -> None:
     status, body, headers = error_parts(error)
+    headers.append((b"content-length", b"%d" % len(body)))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
