@@ -8,6 +8,7 @@ command -v prometheus >/dev/null || need+=(prometheus)
 command -v alertmanager >/dev/null || command -v prometheus-alertmanager >/dev/null || need+=(prometheus-alertmanager)
 if [[ "$mode" == "test" ]]; then
   command -v docker-compose >/dev/null || need+=(docker-compose)
+  command -v wrk >/dev/null || need+=(wrk)  # the benchmark harness's smoke test
 fi
 if [[ "$mode" == "bench" ]]; then
   need=()
