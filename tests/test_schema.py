@@ -134,6 +134,19 @@ def test_to_dict_from_dict_round_trip_through_json() -> None:
     ]
 
 
+def test_integers_become_floats_and_huge_ones_are_refused_not_crashing() -> None:
+    row = SCHEMA.row_from_vector([10**400, 7, -(2**53) - 1])
+    assert row == ["1" + "0" * 400, 7.0, float(-(2**53) - 1)]
+    assert [type(v) for v in row] == [str, float, float]
+    for huge in (10**400, -(10**400)):
+        with pytest.raises(InputError) as caught:
+            SCHEMA.row_from_vector(["gold", huge, 0.5])
+        assert caught.value.reason == "non_finite"
+        assert "request_rate" in caught.value.message
+    with pytest.raises(InputError, match="too long for a category"):
+        SCHEMA.row_from_vector([10**5000, 1, 0.5])
+
+
 def test_coerce_frame_selects_orders_and_types_columns() -> None:
     frame = pd.DataFrame(
         {

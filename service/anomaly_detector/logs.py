@@ -14,7 +14,6 @@ import logging
 import os
 import sys
 import time
-from typing import Any
 
 import orjson
 
@@ -91,12 +90,29 @@ class AccessLog:
         self._pending: list[bytes] = []
         self._pending_handler: JsonLineHandler | None = None
 
-    def write(self, **fields: Any) -> None:
+    def write(
+        self,
+        route: str,
+        method: str,
+        status: int,
+        duration_ms: float,
+        model_version: str | None,
+        rows: int | None,
+    ) -> None:
+        """One access line (nothing when the access logger is below INFO)."""
         logger = self.logger
         if not logger.isEnabledFor(logging.INFO):
             return
         handler = self._direct_handler()
         if handler is None:
+            fields = {
+                "route": route,
+                "method": method,
+                "status": status,
+                "duration_ms": duration_ms,
+                "model_version": model_version,
+                "rows": rows,
+            }
             logger.info("request", extra=fields)
             return
         line = {
@@ -104,7 +120,12 @@ class AccessLog:
             "level": "INFO",
             "logger": ACCESS_LOGGER,
             "message": "request",
-            **fields,
+            "route": route,
+            "method": method,
+            "status": status,
+            "duration_ms": duration_ms,
+            "model_version": model_version,
+            "rows": rows,
         }
         self._pending.append(orjson.dumps(line, default=str, option=orjson.OPT_APPEND_NEWLINE))
         if self._pending_handler is None:

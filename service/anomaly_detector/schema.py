@@ -8,6 +8,7 @@ object, a CSV row) into the column order the fitted pipeline expects.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
@@ -51,9 +52,11 @@ class FeatureSchema:
 
     features: tuple[Feature, ...]
     _index: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
+    _numeric: tuple[bool, ...] = field(default=(), compare=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_index", {f.name: i for i, f in enumerate(self.features)})
+        object.__setattr__(self, "_numeric", tuple(not f.is_categorical for f in self.features))
 
     @property
     def names(self) -> list[str]:
@@ -95,7 +98,20 @@ class FeatureSchema:
                 f"expected a feature_vector of {len(self.features)} values "
                 f"({', '.join(self.names)}), got {len(vector)}",
             )
-        return [self._check_value(f, v) for f, v in zip(self.features, vector, strict=True)]
+        # The common case first: a finite float for a numeric feature (what JSON
+        # decoding gives) passes as it is; everything else takes the full check.
+        check, numeric = self._check_value, self._numeric
+        row = list(vector)
+        for position, value in enumerate(row):
+            if numeric[position]:
+                kind = type(value)
+                if kind is float and value - value == 0.0:
+                    continue
+                if kind is int and -_FLOAT_MAX <= value <= _FLOAT_MAX:
+                    row[position] = float(value)
+                    continue
+            row[position] = check(self.features[position], value)
+        return row
 
     def row_from_mapping(self, values: Mapping[str, Any]) -> list[Any]:
         """Validate a ``{name: value}`` object and return it as a row in schema order.
@@ -134,15 +150,20 @@ class FeatureSchema:
                     f"feature {feature.name!r} is categorical and expects a string, "
                     f"got {type(value).__name__}",
                 )
-            if not math.isfinite(value):
+            if isinstance(value, float) and not math.isfinite(value):
                 raise InputError("non_finite", f"feature {feature.name!r} must be finite")
-            return _category_string(value)
+            try:
+                return _category_string(value)
+            except ValueError:  # an int beyond Python's str() digit limit
+                raise InputError(
+                    "invalid_request", f"feature {feature.name!r}: number too long for a category"
+                ) from None
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise InputError(
                 "non_numeric",
                 f"feature {feature.name!r} expects a number or null, got {type(value).__name__}",
             )
-        value = float(value)
+        value = float(value) if -_FLOAT_MAX <= value <= _FLOAT_MAX else math.inf
         if not math.isfinite(value):
             raise InputError(
                 "non_finite",
@@ -201,6 +222,9 @@ def _category_string(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
+
+
+_FLOAT_MAX = sys.float_info.max
 
 
 def _quoted(names: Sequence[str]) -> str:

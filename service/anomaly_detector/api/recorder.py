@@ -41,10 +41,5 @@ class RequestRecorder:
         children[1].observe(seconds)
         if self.log_requests:
             self.access_log.write(
-                route=route,
-                method=method,
-                status=status,
-                duration_ms=round(seconds * 1000, 3),
-                model_version=model_version,
-                rows=rows,
+                route, method, status, round(seconds * 1000, 3), model_version, rows
             )
