@@ -52,7 +52,7 @@ class Deadlines:
         Must be awaited from the task that owns the request (it is what gets cancelled).
         """
         task = asyncio.current_task()
-        loop = asyncio.get_running_loop()
+        loop = task.get_loop()
         self._deadlines[task] = loop.time() + self.seconds
         if loop not in self._timers:
             self._timers[loop] = loop.call_later(self.resolution, self._check, loop)
@@ -61,13 +61,13 @@ class Deadlines:
         except asyncio.CancelledError:
             if task not in self._expired:
                 raise  # cancelled by someone else (shutdown, a client gone): not ours
+            self._expired.discard(task)
             uncancel = getattr(task, "uncancel", None)  # Python 3.11+
             if uncancel is not None:
                 uncancel()
             raise RequestTimedOut(self.seconds) from None
         finally:
             self._deadlines.pop(task, None)
-            self._expired.discard(task)
 
     def _check(self, loop: asyncio.AbstractEventLoop) -> None:
         del self._timers[loop]
@@ -80,5 +80,7 @@ class Deadlines:
             if deadline <= now and task not in self._expired:
                 self._expired.add(task)
                 task.cancel()
+        # A task that swallowed its cancellation and finished is no longer ours.
+        self._expired.intersection_update(self._deadlines)
         if waiting:
             self._timers[loop] = loop.call_later(self.resolution, self._check, loop)
