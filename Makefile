@@ -73,11 +73,12 @@ format: $(VENV)/.installed-test ## Apply ruff formatting
 	$(BIN)/ruff format service tests bench
 	$(BIN)/ruff check --fix service tests bench
 
-bench: $(VENV)/.installed-test ## HTTP vs baseline vs ceiling, scorer, batch/training/memory; writes bench/results.md
+bench: $(VENV)/.installed-test ## HTTP vs baseline vs ceiling, scorer, batch/training/memory, profile; writes bench/results.md
 	@bash .ci/system-deps.sh bench
 	$(BIN)/python bench/serving.py
 	$(BIN)/python bench/scoring.py | tee -a bench/results.md
 	$(BIN)/python bench/batch.py | tee -a bench/results.md
+	$(BIN)/python bench/profile_requests.py | tee -a bench/results.md
 
 reliability: $(VENV)/.installed-test ## Load-with-faults scenarios and long API fuzzing, printed as figures
 	$(BIN)/python bench/reliability.py --swaps 24

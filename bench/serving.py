@@ -43,13 +43,13 @@ end
 """
 
 
-def _start(name: str, command: list[str], env: dict, log_dir: Path) -> subprocess.Popen:
+def start_server(name: str, command: list[str], env: dict, log_dir: Path) -> subprocess.Popen:
     log = open(log_dir / f"{name}.log", "wb")  # noqa: SIM115 - lives as long as the server
     return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=HERE,
                             env={**os.environ, **env})  # fmt: skip
 
 
-def _wrk(url: str, connections: int, seconds: int, script: Path) -> dict:
+def run_wrk(url: str, connections: int, seconds: int, script: Path) -> dict:
     threads = min(2, connections)
     output = subprocess.run(
         ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",
@@ -66,6 +66,27 @@ def _median_run(runs: list[dict]) -> dict:
     return sorted(runs, key=lambda r: r["rps"])[len(runs) // 2]
 
 
+def prepare(workdir: Path) -> tuple[Path, Path]:
+    """The benchmark model (100 trees on 20,000 generated rows) and wrk's POST script."""
+    from anomaly_detector.bundle import save_bundle
+    from anomaly_detector.datagen import generate_traffic
+    from anomaly_detector.training import TrainConfig, train
+
+    frame = generate_traffic(20_000, 0.03, seed=42).drop(columns=["is_anomaly", "anomaly_type"])
+    bundle = train(frame, TrainConfig(n_estimators=100, contamination=0.03)).bundle
+    model_path, _ = save_bundle(bundle, workdir / "models")
+    script = workdir / "post.lua"
+    script.write_text(LUA % json.dumps({"feature_vector": VECTOR, "score": True}))
+    return model_path, script
+
+
+def our_server(model_path: Path) -> tuple[list[str], dict]:
+    """Command and environment of this service as benchmarked: production settings,
+    all metrics and the access log on."""
+    command = [sys.executable, "-m", "anomaly_detector.cli", "serve", "--model", str(model_path)]
+    return command, {"LOG_LEVEL": "INFO", "LOG_REQUESTS": "true"}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=int, default=5, help="wrk duration per run")
@@ -78,22 +99,12 @@ def main() -> int:
         return 2
     connections = [int(c) for c in args.connections.split(",")]
 
-    from anomaly_detector.bundle import save_bundle
-    from anomaly_detector.datagen import generate_traffic
-    from anomaly_detector.training import TrainConfig, train
-
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        frame = generate_traffic(20_000, 0.03, seed=42).drop(columns=["is_anomaly", "anomaly_type"])
-        bundle = train(frame, TrainConfig(n_estimators=100, contamination=0.03)).bundle
-        model_path, _ = save_bundle(bundle, workdir / "models")
-        script = workdir / "post.lua"
-        script.write_text(LUA % json.dumps({"feature_vector": VECTOR, "score": True}))
+        model_path, script = prepare(workdir)
         uvicorn = [sys.executable, "-m", "uvicorn", "--no-access-log", "--log-level", "warning"]
         servers = {
-            "anomaly-detector": ([sys.executable, "-m", "anomaly_detector.cli", "serve",
-                                  "--model", str(model_path)],
-                                 {"LOG_LEVEL": "INFO", "LOG_REQUESTS": "true"}),
+            "anomaly-detector": our_server(model_path),
             "baseline (sklearn per request)": ([*uvicorn, "baseline_service:app"],
                                                {"MODEL_PATH": str(model_path)}),
             "bare ASGI (ceiling)": ([*uvicorn, "bare_asgi:app"], {}),
@@ -106,8 +117,8 @@ def main() -> int:
             for name, (command, env) in servers.items():
                 port = free_port()
                 urls[name] = f"http://127.0.0.1:{port}"
-                processes.append(_start(name.split()[0], [*command, "--port", str(port)], env,
-                                        workdir))  # fmt: skip
+                command = [*command, "--port", str(port)]
+                processes.append(start_server(name.split()[0], command, env, workdir))
             body = {"feature_vector": VECTOR, "score": True}
             for name, url in urls.items():
                 wait_for(lambda u=url, b=body: httpx.post(u + "/prediction", json=b, timeout=5)
@@ -116,7 +127,7 @@ def main() -> int:
             for conns in connections:
                 for round_ in range(args.rounds):
                     for name, url in urls.items():
-                        result = _wrk(url, conns, args.seconds, script)
+                        result = run_wrk(url, conns, args.seconds, script)
                         runs[name].setdefault(conns, []).append(result)
                         print(f"{name:<32} c={conns:<3} round {round_ + 1}: "
                               f"{result['rps']:>9,.0f} req/s", flush=True)  # fmt: skip

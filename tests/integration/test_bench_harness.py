@@ -40,3 +40,22 @@ def test_serving_benchmark_writes_one_row_per_server_and_concurrency(tmp_path):
     for cells in ours:
         assert re.fullmatch(r"[\d,]+x", cells[7])
         assert re.fullmatch(r"\d+% \(\d+%-\d+%\) \|", cells[8])
+
+
+def test_request_profile_attributes_samples_to_the_request_path():
+    completed = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "profile_requests.py"), "--seconds", "2",
+         "--connections", "4"],
+        capture_output=True, text=True, timeout=300, cwd=REPO,
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    rows = [
+        line.strip("| ").split(" | ")
+        for line in completed.stdout.splitlines()
+        if line.startswith("| ") and "---" not in line
+    ][1:]
+    parts = {cells[0]: int(cells[1].rstrip("%")) for cells in rows}
+    # Every request is scored and answered, so both must show up in its samples.
+    assert parts.get("scoring (jitted encode, preprocess, forest)", 0) > 0, completed.stdout
+    assert parts.get("uvicorn: response write (send)", 0) > 0, completed.stdout
+    assert 95 <= sum(parts.values()) <= 105  # rounded shares of all samples
