@@ -91,6 +91,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=10, help="load and sampling duration")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--rate", type=int, default=250, help="py-spy samples per second")
+    parser.add_argument("--raw", type=Path, help="also keep py-spy's collapsed stacks here")
     args = parser.parse_args()
     # py-spy comes with the Python package, next to this interpreter.
     py_spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
@@ -127,6 +128,8 @@ def main() -> int:
                 print(f"py-spy failed: {spy.stderr.strip()[-500:]}", file=sys.stderr)
                 return 1
             counts = shares(raw_path.read_text())
+            if args.raw:
+                shutil.copy(raw_path, args.raw)
         finally:
             stop_process(server)
 
