@@ -80,10 +80,11 @@ def prepare(workdir: Path) -> tuple[Path, Path]:
     return model_path, script
 
 
-def our_server(model_path: Path) -> tuple[list[str], dict]:
+def our_server(model_path: Path, workers: int = 1) -> tuple[list[str], dict]:
     """Command and environment of this service as benchmarked: production settings,
     all metrics and the access log on."""
-    command = [sys.executable, "-m", "anomaly_detector.cli", "serve", "--model", str(model_path)]
+    command = [sys.executable, "-m", "anomaly_detector.cli", "serve", "--model", str(model_path),
+               "--workers", str(workers)]  # fmt: skip
     return command, {"LOG_LEVEL": "INFO", "LOG_REQUESTS": "true"}
 
 
@@ -93,6 +94,9 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved runs per server")
     parser.add_argument("--connections", default="1,16,64")
     parser.add_argument("--out", type=Path, default=HERE / "results.md", help="table written here")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="anomaly-detector's worker processes (others: 1)"
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("wrk is not installed: apt-get install wrk", file=sys.stderr)
@@ -104,7 +108,7 @@ def main() -> int:
         model_path, script = prepare(workdir)
         uvicorn = [sys.executable, "-m", "uvicorn", "--no-access-log", "--log-level", "warning"]
         servers = {
-            "anomaly-detector": our_server(model_path),
+            "anomaly-detector": our_server(model_path, args.workers),
             "baseline (sklearn per request)": ([*uvicorn, "baseline_service:app"],
                                                {"MODEL_PATH": str(model_path)}),
             "bare ASGI (ceiling)": ([*uvicorn, "bare_asgi:app"], {}),
@@ -136,12 +140,17 @@ def main() -> int:
                 stop_process(process)
 
     ours, base, ceiling = (runs[name] for name in servers)
+    workers_note = (
+        "one uvicorn worker per server"
+        if args.workers == 1
+        else f"{args.workers} workers for anomaly-detector, one for the others"
+    )
     lines = [
         f"# HTTP benchmark ({datetime.date.today()})",
         "",
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}; "
-        f"one uvicorn worker per server; wrk on the same machine, {args.rounds} interleaved "
+        f"{workers_note}; wrk on the same machine, {args.rounds} interleaved "
         f"runs of {args.seconds} s per server and concurrency (median shown); "
         "POST /prediction with the README's vector and `score: true`; all metrics and the "
         "access log on for anomaly-detector. Share of ceiling: median of the paired runs "
