@@ -153,13 +153,13 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port (default PORT or 8000).")] = None,
     model: Annotated[Path | None, typer.Option(help="Model bundle (default MODEL_PATH).")] = None,
     workers: Annotated[
-        int,
+        int | None,
         typer.Option(
             min=1,
-            help="Worker processes; above 1, metrics are aggregated across them "
-            "(PROMETHEUS_MULTIPROC_DIR) and there is no readiness-first drain delay.",
+            help="Worker processes (default WORKERS or 1); above 1, metrics are aggregated "
+            "across them (PROMETHEUS_MULTIPROC_DIR) and there is no readiness-first drain delay.",
         ),
-    ] = 1,
+    ] = None,
 ) -> None:
     """Serve the model over HTTP (FastAPI on uvicorn)."""
     from anomaly_detector.logs import configure_logging
@@ -168,12 +168,14 @@ def serve(
     from anomaly_detector.settings import Settings
 
     overrides = {
-        k: v for k, v in {"host": host, "port": port, "model_path": model}.items() if v is not None
+        k: v
+        for k, v in {"host": host, "port": port, "model_path": model, "workers": workers}.items()
+        if v is not None
     }
     settings = Settings(**overrides)
     configure_logging(settings.log_level)
-    if workers > 1:
-        serve_workers(settings, workers)
+    if settings.workers > 1:
+        serve_workers(settings, settings.workers)
     else:
         run_server(settings)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -69,8 +69,20 @@ class Settings(BaseSettings):
         True,
         description="Serve POST /prediction on the lean ASGI path (same rules and metrics).",
     )
+    workers: int = Field(
+        1,
+        ge=1,
+        description="Worker processes of `serve` (WORKERS); one per core you can give the "
+        "service. Above 1, metrics are aggregated across workers.",
+    )
     log_level: str = Field("INFO", description="Log level of the JSON request log (LOG_LEVEL).")
     log_requests: bool = Field(True, description="Write one JSON log line per request.")
+
+    @field_validator("models_dir", "admin_token", mode="before")
+    @classmethod
+    def _empty_means_unset(cls, value):
+        # `MODELS_DIR=` (as in .env.example) means "not set", not the current directory.
+        return None if isinstance(value, str) and not value.strip() else value
 
     @property
     def trusted_models_dir(self) -> Path:

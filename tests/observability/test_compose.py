@@ -243,6 +243,21 @@ def test_service_settings() -> None:
     )
 
 
+def test_api_receives_every_service_setting() -> None:
+    # A variable set in .env but not listed here never reaches the container: API_KEYS
+    # missing would leave the endpoints open while the operator believes them closed.
+    from anomaly_detector.settings import Settings
+
+    api = _environment(SERVICES["api"])
+    fixed_by_the_container = {"HOST", "PORT"}  # Dockerfile: 0.0.0.0:8000
+    for name in sorted(field.upper() for field in Settings.model_fields):
+        if name in fixed_by_the_container:
+            continue
+        assert name in api, f"{name} is not passed to the api service"
+        if name != "MODEL_PATH":
+            assert api[name] is None, f"{name}: pass it through (no value), do not set it"
+
+
 # ------------------------------------------------------------------ Dockerfile
 
 
