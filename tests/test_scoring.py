@@ -160,3 +160,36 @@ def test_score_one_matches_score_rows_on_edge_values():
     assert [scorer.score_one(row)[0] for row in rows] == batch.anomaly_score.tolist()
     reference = -bundle.pipeline.score_samples(bundle.schema.frame_from_rows(rows))
     np.testing.assert_allclose(batch.anomaly_score, reference, rtol=0, atol=TOLERANCE)
+
+
+def test_score_one_equals_the_batch_path_next_to_log_split_points():
+    # numpy's vectorised log1p and the C library's can differ in the last bit.
+    # Next to a split threshold on a log-transformed input, that bit decides the
+    # branch once the input is rounded to float32, so score_one must use the very
+    # log1p of the batch path and the saved pipeline. On this project's machines
+    # (AVX-512 numpy) some of the values below disagree between the two.
+    rng = np.random.default_rng(5)
+    frame = _random_frame(rng, 2_000, 0, 3, 1, 0.0)
+    bundle = train(frame, TrainConfig(n_estimators=50)).bundle
+    scorer = Scorer(bundle)
+    prep, forest = scorer._preprocessing, bundle.pipeline[-1]
+    base = bundle.schema.row_from_mapping(frame[bundle.schema.names].iloc[0].to_dict())
+    rows = []
+    for tree, features in zip(forest.estimators_, forest.estimators_features_, strict=True):
+        model_input = features[tree.tree_.feature[0]]
+        threshold = tree.tree_.threshold[0]
+        if not prep.logged[model_input] or threshold <= 0.5:
+            continue
+        below = np.float32(threshold)
+        if below > threshold:
+            below = np.nextafter(below, np.float32(-np.inf))
+        above = np.nextafter(below, np.float32(np.inf))
+        # Raw values whose log lands halfway between the two float32 neighbours.
+        middle = np.expm1((float(below) + float(above)) / 2)
+        for value in middle + np.arange(-300, 300) * np.spacing(middle):
+            row = list(base)
+            row[prep.output_order[model_input]] = float(value)
+            rows.append(row)
+    assert rows, "no root split on a log-transformed input"
+    batch = scorer.score_rows(rows).anomaly_score.tolist()
+    assert [scorer.score_one(row)[0] for row in rows] == batch

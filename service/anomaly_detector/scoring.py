@@ -67,7 +67,7 @@ class CompiledPreprocessing:
     missing_codes: dict[int, float]  # raw column -> code of missing values
     # The same steps per model input, for the one-row kernel:
     imputed: np.ndarray  # bool (n_inputs,): NaN replaced by fill
-    fill: np.ndarray  # float64 (n_inputs,): the median where imputed
+    fill: np.ndarray  # float64 (n_inputs,): what NaN becomes (median; signed_log1p'd if logged)
     logged: np.ndarray  # bool (n_inputs,): passed through signed_log1p
 
     def transform(self, raw: np.ndarray) -> np.ndarray:
@@ -133,9 +133,14 @@ class Scorer:
         prep = self._preprocessing
         # None becomes NaN here, as in score_rows.
         raw = np.array(row, dtype=np.float64)
+        # log1p from numpy, not from the jitted code: numpy's vectorised log1p and
+        # the C library's differ in the last bit for some inputs, which can move a
+        # value across a split. The batch path and the saved pipeline use numpy's.
+        logs = np.log1p(np.abs(raw))
         score = _score_raw_row(
-            raw, prep.output_order, prep.imputed, prep.fill, prep.logged, *self._forest_arrays
-        )
+            raw, logs, prep.output_order, prep.imputed, prep.fill, prep.logged,
+            *self._forest_arrays,
+        )  # fmt: skip
         return score, score <= self.threshold
 
     def score_rows(self, rows: Sequence[Sequence[Any]]) -> Scores:
@@ -235,10 +240,11 @@ def compile_pipeline(
     n_inputs = len(output_order)
     imputed = np.zeros(n_inputs, dtype=np.bool_)
     imputed[impute_at] = True
-    fill = np.zeros(n_inputs, dtype=np.float64)
-    fill[impute_at] = impute_values
     logged = np.zeros(n_inputs, dtype=np.bool_)
     logged[log_at] = True
+    fill = np.zeros(n_inputs, dtype=np.float64)
+    fill[impute_at] = impute_values
+    fill[logged] = signed_log1p(fill[logged])  # imputation comes before the log
     preprocessing = CompiledPreprocessing(
         output_order=np.asarray(output_order, dtype=np.intp),
         impute_at=_as_slice(impute_at),
@@ -274,6 +280,7 @@ def _compile_encoder(encoder, columns, indices, codes, unknown, missing) -> None
 @numba.njit(cache=True, nogil=True)
 def _score_raw_row(
     raw,
+    logs,
     order,
     imputed,
     fill,
@@ -286,16 +293,20 @@ def _score_raw_row(
     leaf_depth,
     denominator,
 ):  # pragma: no cover - compiled by numba; held equal to score_rows in tests
-    """``CompiledPreprocessing.transform`` then the forest, for one raw row."""
+    """``CompiledPreprocessing.transform`` then the forest, for one raw row.
+
+    ``logs`` is numpy's ``log1p(|raw|)``, so logged inputs get the very bits of
+    ``signed_log1p``; ``fill`` is already through it for logged columns.
+    """
     n_inputs = order.shape[0]
     inputs = np.empty((1, n_inputs), dtype=np.float64)
     for j in range(n_inputs):
-        value = raw[order[j]]
+        source = order[j]
+        value = raw[source]
         if imputed[j] and np.isnan(value):
             value = fill[j]
-        if logged[j]:
-            # signed_log1p; numba calls the same libm log1p as numpy's scalar loop.
-            value = np.sign(value) * np.log1p(np.abs(value))
+        elif logged[j]:
+            value = np.sign(value) * logs[source]
         inputs[0, j] = value
     nodes = np.empty(BLOCK_TREES, dtype=np.int64)
     depth = row_depth(
