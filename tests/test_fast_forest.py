@@ -134,6 +134,21 @@ def test_concurrent_callers_share_the_pool_without_deadlock():
         np.testing.assert_array_equal(result, expected)
 
 
+def test_one_helper_pool_whatever_thread_counts_callers_ask_for():
+    import threading
+
+    from anomaly_detector.fast_forest import scoring_threads
+
+    rng = np.random.default_rng(6)
+    forest = IsolationForest(n_estimators=5, random_state=0).fit(rng.normal(size=(100, 2)))
+    compiled = compile_forest(forest)
+    rows = rng.normal(size=(8 * PARALLEL_MIN_ROWS, 2))
+    for threads in (2, 3, 5, 8):
+        compiled.anomaly_scores(rows, threads=threads)
+    helpers = [t for t in threading.enumerate() if t.name.startswith("forest")]
+    assert 1 <= len(helpers) <= max(1, scoring_threads() - 1)
+
+
 def test_wrong_width_is_refused():
     forest = IsolationForest(n_estimators=5, random_state=0).fit(
         np.zeros((10, 3)) + np.arange(10)[:, None]

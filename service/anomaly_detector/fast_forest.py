@@ -49,9 +49,15 @@ def scoring_threads() -> int:
 
 
 @functools.cache
-def _executor(helpers: int) -> ThreadPoolExecutor:
-    """The helper threads of a split batch (the calling thread scores one slice itself)."""
-    return ThreadPoolExecutor(max_workers=helpers, thread_name_prefix="forest")
+def _executor() -> ThreadPoolExecutor:
+    """The helper threads of split batches: one per core but the calling thread's.
+
+    One pool for the process, whatever ``threads`` callers ask for: slices beyond
+    its size queue (still correct), instead of a new pool per thread count.
+    """
+    return ThreadPoolExecutor(
+        max_workers=max(1, scoring_threads() - 1), thread_name_prefix="forest"
+    )
 
 
 @dataclass(frozen=True)
@@ -104,8 +110,7 @@ class CompiledForest:
         slices = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
         arrays = self.kernel_arguments()
         pending = [
-            _executor(threads - 1).submit(_score_rows, inputs[part], *arrays, out[part])
-            for part in slices[1:]
+            _executor().submit(_score_rows, inputs[part], *arrays, out[part]) for part in slices[1:]
         ]
         _score_rows(inputs[slices[0]], *arrays, out[slices[0]])
         for job in pending:
