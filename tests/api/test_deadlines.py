@@ -78,3 +78,48 @@ def test_the_timer_stops_when_nothing_waits_and_restarts_on_a_new_loop():
     # A second event loop (as each TestClient has) gets its own timer.
     with pytest.raises(RequestTimedOut):
         asyncio.run(deadlines.run(_value_after(30)))
+
+
+@pytest.mark.skipif(not hasattr(asyncio.Task, "uncancel"), reason="needs Python 3.11+")
+def test_a_shutdown_cancel_landing_with_the_deadline_wins():
+    deadlines = Deadlines(0.05, resolution=0.01)
+
+    async def request():
+        me = asyncio.current_task()
+
+        async def shutdown():
+            # Cancel the request right after the deadline check has cancelled it.
+            while me not in deadlines._expired:
+                await asyncio.sleep(0)
+            me.cancel()
+
+        asyncio.get_running_loop().create_task(shutdown())
+        await deadlines.run(asyncio.get_running_loop().create_future())
+        return "answered with a 503 instead of stopping"
+
+    async def main():
+        task = asyncio.get_running_loop().create_task(request())
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return task
+
+    assert asyncio.run(main()).cancelled()
+
+
+def test_closed_loops_are_let_go():
+    deadlines = Deadlines(30, resolution=10)
+
+    async def waiting_request():
+        await deadlines.run(asyncio.sleep(60))
+
+    for _ in range(5):
+        loop = asyncio.new_event_loop()
+        task = loop.create_task(waiting_request())
+        loop.run_until_complete(asyncio.sleep(0.01))  # the request is waiting
+        assert task in deadlines._deadlines
+        task.cancel()  # not awaited: the loop closes with the request still registered
+        loop.close()
+    # Each new loop's first request let the earlier closed loops and their requests go.
+    assert len(deadlines._timers) == 1 and len(deadlines._deadlines) == 1
+    assert asyncio.run(deadlines.run(_value_after(0))) == "done"
+    assert len(deadlines._timers) == 1 and not deadlines._deadlines

@@ -55,19 +55,32 @@ class Deadlines:
         loop = task.get_loop()
         self._deadlines[task] = loop.time() + self.seconds
         if loop not in self._timers:
+            self._forget_closed_loops()
             self._timers[loop] = loop.call_later(self.resolution, self._check, loop)
+        uncancel = getattr(task, "uncancel", None)  # Python 3.11+
+        # Cancellations already requested by others before this call (as asyncio.timeout).
+        cancelling = task.cancelling() if uncancel is not None else 0
         try:
             return await awaitable
         except asyncio.CancelledError:
             if task not in self._expired:
                 raise  # cancelled by someone else (shutdown, a client gone): not ours
             self._expired.discard(task)
-            uncancel = getattr(task, "uncancel", None)  # Python 3.11+
-            if uncancel is not None:
-                uncancel()
+            if uncancel is not None and uncancel() > cancelling:
+                raise  # someone else cancelled it as well (e.g. shutdown): theirs wins
             raise RequestTimedOut(self.seconds) from None
         finally:
             self._deadlines.pop(task, None)
+
+    def _forget_closed_loops(self) -> None:
+        """Drop what closed event loops left behind (their last check never ran)."""
+        closed = [loop for loop in self._timers if loop.is_closed()]
+        for loop in closed:
+            del self._timers[loop]
+        if closed:
+            for task in [t for t in self._deadlines if t.get_loop().is_closed()]:
+                del self._deadlines[task]
+                self._expired.discard(task)
 
     def _check(self, loop: asyncio.AbstractEventLoop) -> None:
         del self._timers[loop]
