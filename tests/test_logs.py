@@ -153,3 +153,73 @@ def test_lines_go_to_the_file_descriptor_in_one_piece(tmp_path):
         assert [line["message"] for line in lines] == ["model loaded", "request"]
     finally:
         package.handlers[:], package.level, package.propagate = saved
+
+
+@pytest.mark.parametrize("limit", [64, 300, 4096])
+def test_batches_are_cut_at_line_ends_into_atomic_pieces(limit):
+    from anomaly_detector.logs import _atomic_pieces
+
+    lines = b"".join(b"x" * (n % 97) + b"\n" for n in range(200)) + b"y" * 500 + b"\n"
+    pieces = list(_atomic_pieces(lines, limit))
+    assert b"".join(pieces) == lines
+    for piece in pieces:
+        assert piece.endswith(b"\n")
+        # Longer only when it is a single line that does not fit.
+        assert len(piece) <= limit or piece.count(b"\n") == 1
+
+
+def test_workers_sharing_one_pipe_never_tear_each_others_lines():
+    # Several uvicorn workers share stderr (docker logs: a pipe). Each writes a
+    # loop iteration's lines at once; a pipe only keeps writes of up to PIPE_BUF
+    # bytes whole, so the batch goes out in pieces of at most that size.
+    import os
+    import subprocess
+    import sys
+    import time
+
+    writer = (
+        "import sys, orjson\n"
+        "from anomaly_detector.logs import JsonLineHandler\n"
+        "handler = JsonLineHandler(sys.stderr)\n"
+        "for batch in range(150):\n"
+        "    handler.write_lines(b''.join(orjson.dumps(\n"
+        "        {'worker': sys.argv[1], 'batch': batch, 'i': i, 'pad': 'p' * 180},\n"
+        "        option=orjson.OPT_APPEND_NEWLINE) for i in range(40)))\n"
+    )
+    read_end, write_end = os.pipe()
+    workers = [
+        subprocess.Popen([sys.executable, "-c", writer, str(k)], stderr=write_end) for k in (1, 2)
+    ]
+    os.close(write_end)
+    received = bytearray()
+    while chunk := os.read(read_end, 3000):  # a slow reader keeps the pipe full
+        received += chunk
+        time.sleep(0.0005)
+    os.close(read_end)
+    assert [worker.wait(timeout=60) for worker in workers] == [0, 0]
+    lines = [json.loads(line) for line in bytes(received).splitlines()]
+    assert len(lines) == 2 * 150 * 40
+
+
+def test_a_flush_scheduled_on_a_loop_that_never_ran_it_does_not_hold_lines_back(stream):
+    import asyncio
+
+    _without_pytest_capture()
+    access = AccessLog()
+    loop = asyncio.new_event_loop()
+
+    def request_then_stop():
+        access.write(**{**FIELDS, "status": 200})
+        loop.stop()  # the loop stops in the iteration that scheduled the flush
+
+    loop.call_soon(request_then_stop)
+    loop.run_forever()
+    loop.close()
+    access.write(**{**FIELDS, "status": 201})  # no loop running: both go out now
+
+    async def on_a_new_loop():
+        access.write(**{**FIELDS, "status": 202})
+
+    asyncio.run(on_a_new_loop())
+    assert [line["status"] for line in _lines(stream)] == [200, 201, 202]
+    assert not access._pending

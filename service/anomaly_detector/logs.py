@@ -10,10 +10,13 @@ building and dispatching a record cost more than the rest of a prediction.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import logging
 import os
+import select
 import sys
 import time
+import weakref
 
 import orjson
 
@@ -68,9 +71,32 @@ class JsonLineHandler(logging.StreamHandler):
                 self.flush()
                 return
             self.flush()  # whatever the text layer still holds goes first
-            view = memoryview(lines)
-            while view:
-                view = view[os.write(descriptor, view) :]
+            for piece in _atomic_pieces(lines):
+                view = memoryview(piece)
+                while view:
+                    view = view[os.write(descriptor, view) :]
+
+
+# Writes of at most this many bytes to a pipe are atomic (POSIX PIPE_BUF): other
+# processes writing to the same pipe (several workers on one stderr) cannot land
+# in the middle of one.
+_ATOMIC_BYTES = getattr(select, "PIPE_BUF", 512)
+
+
+def _atomic_pieces(lines: bytes, limit: int = _ATOMIC_BYTES):
+    """``lines`` cut at line ends into pieces of at most ``limit`` bytes where possible
+    (a single longer line stays whole)."""
+    start, end = 0, len(lines)
+    while end - start > limit:
+        cut = lines.rfind(b"\n", start, start + limit)
+        if cut < 0:  # one line longer than the limit
+            cut = lines.find(b"\n", start + limit)
+            if cut < 0:
+                break
+        yield lines[start : cut + 1]
+        start = cut + 1
+    if start < end:
+        yield lines[start:]
 
 
 class AccessLog:
@@ -89,6 +115,8 @@ class AccessLog:
         self.logger = logging.getLogger(ACCESS_LOGGER)
         self._pending: list[bytes] = []
         self._pending_handler: JsonLineHandler | None = None
+        self._flush_loop: asyncio.AbstractEventLoop | None = None
+        _open_access_logs.add(self)
 
     def write(
         self,
@@ -127,17 +155,27 @@ class AccessLog:
             "model_version": model_version,
             "rows": rows,
         }
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no event loop: write now
+            loop = None
+        if self._pending_handler is not None and loop is not self._flush_loop:
+            # The flush was scheduled on a loop that is not this one (stopped, closed,
+            # or another thread's): do not wait for it.
+            self.flush()
         self._pending.append(orjson.dumps(line, default=str, option=orjson.OPT_APPEND_NEWLINE))
         if self._pending_handler is None:
             self._pending_handler = handler
-            try:
-                asyncio.get_running_loop().call_soon(self.flush)
-            except RuntimeError:  # no event loop: write now
+            if loop is None:
                 self.flush()
+            else:
+                self._flush_loop = loop
+                loop.call_soon(self.flush)
 
     def flush(self) -> None:
         """Write the lines waiting for the end of the event-loop iteration."""
         handler, self._pending_handler = self._pending_handler, None
+        self._flush_loop = None
         lines, self._pending = self._pending, []
         if handler is not None and lines:
             handler.write_lines(b"".join(lines))
@@ -160,6 +198,16 @@ class AccessLog:
         ):
             return None
         return handler
+
+
+_open_access_logs: weakref.WeakSet[AccessLog] = weakref.WeakSet()
+
+
+@atexit.register
+def _flush_access_logs() -> None:
+    """Lines still waiting for an event-loop iteration that will not come."""
+    for access_log in list(_open_access_logs):
+        access_log.flush()
 
 
 def configure_logging(level: str = "INFO") -> None:
