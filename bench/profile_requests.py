@@ -25,38 +25,52 @@ from pathlib import Path
 
 import httpx
 
-from serving import VECTOR, our_server, prepare, run_wrk, start_server
+from serving import (  # serving puts tests/ on the path for live's helpers
+    VECTOR,
+    free_port,
+    our_server,
+    prepare,
+    run_wrk,
+    start_server,
+    stop_process,
+    wait_for,
+)
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from live import free_port, stop_process, wait_for  # noqa: E402
+_ANY = ""  # a function-name prefix every function has
 
-# (part, path fragment, function name prefix or None for any): the first match walking a
-# stack from its innermost frame outwards names the part the sample belongs to.
-PARTS: list[tuple[str, str, str | None]] = [
-    ("access log", "anomaly_detector/logs.py", None),
-    ("metrics", "prometheus_client/", None),
-    ("metrics", "anomaly_detector/metrics.py", None),
-    ("metrics", "anomaly_detector/api/recorder.py", None),
-    ("scoring (jitted encode, preprocess, forest)", "anomaly_detector/scoring.py", None),
-    ("scoring (jitted encode, preprocess, forest)", "anomaly_detector/fast_forest.py", None),
-    ("validation", "anomaly_detector/schema.py", None),
-    ("validation", "anomaly_detector/api/routes/prediction.py", None),
-    ("JSON parse", "anomaly_detector/api/parsing.py", None),
-    ("deadlines, backpressure, key check", "anomaly_detector/api/deadlines.py", None),
-    ("deadlines, backpressure, key check", "anomaly_detector/api/guard.py", None),
-    ("fast lane (body read, response, JSON encode)", "anomaly_detector/api/fast_lane.py", None),
-    ("app entry (lane dispatch)", "anomaly_detector/api/", None),
-    ("uvicorn: response write (send)", "uvicorn/protocols/http/", "RequestResponseCycle.send"),
-    ("uvicorn: request parse, task start", "uvicorn/protocols/http/", "HttpToolsProtocol."),
-    (
-        "uvicorn: request parse, task start",
-        "uvicorn/protocols/http/",
-        "RequestResponseCycle.__init__",
-    ),
-    ("uvicorn: ASGI cycle (run_asgi, receive, proxy headers)", "uvicorn/", None),
-    ("event loop (uvloop, asyncio)", "asyncio/", None),
-    ("event loop (uvloop, asyncio)", "uvloop/", None),
-]
+# part -> (path fragment, function name prefix) pairs. Walking a stack from its
+# innermost frame outwards, the first frame matching a pair (in this order) names
+# the part the sample belongs to; general fragments come after specific ones.
+PARTS: dict[str, list[tuple[str, str]]] = {
+    "access log": [("anomaly_detector/logs.py", _ANY)],
+    "metrics": [
+        ("prometheus_client/", _ANY),
+        ("anomaly_detector/metrics.py", _ANY),
+        ("anomaly_detector/api/recorder.py", _ANY),
+    ],
+    "scoring (jitted encode, preprocess, forest)": [
+        ("anomaly_detector/scoring.py", _ANY),
+        ("anomaly_detector/fast_forest.py", _ANY),
+    ],
+    "validation": [
+        ("anomaly_detector/schema.py", _ANY),
+        ("anomaly_detector/api/routes/prediction.py", _ANY),
+    ],
+    "JSON parse": [("anomaly_detector/api/parsing.py", _ANY)],
+    "deadlines, backpressure, key check": [
+        ("anomaly_detector/api/deadlines.py", _ANY),
+        ("anomaly_detector/api/guard.py", _ANY),
+    ],
+    "fast lane (body read, response, JSON encode)": [("anomaly_detector/api/fast_lane.py", _ANY)],
+    "app entry (lane dispatch)": [("anomaly_detector/api/", _ANY)],
+    "uvicorn: response write (send)": [("uvicorn/protocols/http/", "RequestResponseCycle.send")],
+    "uvicorn: request parse, task start": [
+        ("uvicorn/protocols/http/", "HttpToolsProtocol."),
+        ("uvicorn/protocols/http/", "RequestResponseCycle.__init__"),
+    ],
+    "uvicorn: ASGI cycle (run_asgi, receive, proxy headers)": [("uvicorn/", _ANY)],
+    "event loop (uvloop, asyncio)": [("asyncio/", _ANY), ("uvloop/", _ANY)],
+}
 OTHER = "other"
 
 
@@ -64,8 +78,10 @@ def part_of(stack: list[str]) -> str:
     """The part a sampled stack (outermost frame first, ``func (path)``) belongs to."""
     for frame in reversed(stack):
         function, _, where = frame.partition(" (")
-        for part, fragment, wanted in PARTS:
-            if fragment in where and (wanted is None or function.startswith(wanted)):
+        for part, matches in PARTS.items():
+            if any(
+                fragment in where and function.startswith(prefix) for fragment, prefix in matches
+            ):
                 return part
     return OTHER
 
