@@ -18,6 +18,9 @@ from anomaly_detector.api.errors import ApiError
 
 T = TypeVar("T")
 
+# Python 3.11+ counts cancellation requests (Task.cancelling/uncancel).
+_COUNTS_CANCELS = hasattr(asyncio.Task, "uncancel")
+
 
 class RequestTimedOut(ApiError):
     def __init__(self, seconds: float) -> None:
@@ -57,16 +60,15 @@ class Deadlines:
         if loop not in self._timers:
             self._forget_closed_loops()
             self._timers[loop] = loop.call_later(self.resolution, self._check, loop)
-        uncancel = getattr(task, "uncancel", None)  # Python 3.11+
         # Cancellations already requested by others before this call (as asyncio.timeout).
-        cancelling = task.cancelling() if uncancel is not None else 0
+        cancelling = task.cancelling() if _COUNTS_CANCELS else 0
         try:
             return await awaitable
         except asyncio.CancelledError:
             if task not in self._expired:
                 raise  # cancelled by someone else (shutdown, a client gone): not ours
             self._expired.discard(task)
-            if uncancel is not None and uncancel() > cancelling:
+            if _COUNTS_CANCELS and task.uncancel() > cancelling:
                 raise  # someone else cancelled it as well (e.g. shutdown): theirs wins
             raise RequestTimedOut(self.seconds) from None
         finally:
