@@ -42,9 +42,9 @@ $(TRAIN_CSV) $(TEST_CSV): | $(VENV)/.installed-run
 
 data: $(TRAIN_CSV) ## Generate the default dataset (jupyter/data/train.csv, test.csv)
 
-$(MODEL): | $(TRAIN_CSV) $(VENV)/.installed-run
-	$(BIN)/anomaly-detector train --data $(TRAIN_CSV) --test $(TEST_CSV) \
-		--label-column is_anomaly --contamination 0.03 --out $(MODEL_DIR)
+# `init` is also what the compose model-init service runs: one way to the default model.
+$(MODEL): | $(VENV)/.installed-run
+	$(BIN)/anomaly-detector init --data-dir $(DATA_DIR) --out $(MODEL_DIR)
 
 model: $(MODEL) ## Train the default model when missing (models/model.joblib)
 
@@ -60,13 +60,15 @@ traffic: $(VENV)/.installed-run ## Send realistic traffic with attack bursts to 
 
 test: $(VENV)/.installed-test system-deps-test ## Install what tests need and run the whole suite
 	$(BIN)/ruff check service tests bench
+	$(BIN)/lint-imports
 	$(BIN)/pytest
 
 test-fast: $(VENV)/.installed-test ## Unit tests only (no real processes)
 	$(BIN)/pytest -m "not integration"
 
-lint: $(VENV)/.installed-test ## Ruff lint and format check
+lint: $(VENV)/.installed-test ## Ruff lint, format check and the import-layer contracts
 	$(BIN)/ruff check service tests bench
+	$(BIN)/lint-imports
 	$(BIN)/ruff format --check service tests bench
 
 format: $(VENV)/.installed-test ## Apply ruff formatting
@@ -85,12 +87,19 @@ reliability: $(VENV)/.installed-test ## Load-with-faults scenarios and long API 
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-500} $(BIN)/pytest tests/api/test_fuzz.py -q -p no:cacheprovider
 
 clean-notebooks: $(VENV)/.installed-test ## Strip outputs and execution counts from the notebooks
-	$(BIN)/python -m anomaly_detector.notebooks jupyter/*.ipynb
+	$(BIN)/python -m anomaly_detector.devtools.notebook_hygiene jupyter/*.ipynb
 
-jupyter: $(MODEL) ## JupyterLab on :8888 for the notebooks (token from JUPYTER_TOKEN, else generated)
+JUPYTER_PORT ?= 8888
+# Root is the normal case in containers and CI; JupyterLab refuses it without the flag.
+JUPYTER_ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
+$(VENV)/.installed-jupyter: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[jupyter]"
+	@touch $@ $(VENV)/.installed-run
+
+jupyter: $(VENV)/.installed-jupyter $(MODEL) ## JupyterLab on :$(JUPYTER_PORT) for the notebooks (token from JUPYTER_TOKEN, else generated)
 	cd jupyter && MODEL_PATH=$(CURDIR)/$(MODEL) SERVICE_URL=http://127.0.0.1:$(PORT) \
-		$(CURDIR)/$(BIN)/jupyter lab --no-browser --port 8888
+		$(CURDIR)/$(BIN)/jupyter lab --no-browser --port $(JUPYTER_PORT) $(JUPYTER_ROOT_FLAG)
 
 clean: ## Remove generated data, models, caches (keeps .venv)
 	rm -rf $(MODEL_DIR) $(DATA_DIR)/*.csv .pytest_cache .ruff_cache .hypothesis .run

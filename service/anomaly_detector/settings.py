@@ -5,11 +5,13 @@ Every variable is documented in ``.env.example`` at the repository root.
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Where `make model`, the CLI and the service look for the model by default.
+DEFAULT_MODEL_PATH = Path("models/model.joblib")
 
 
 class Settings(BaseSettings):
@@ -17,9 +19,7 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", protected_namespaces=())
 
-    model_path: Path = Field(
-        Path("models/model.joblib"), description="Model bundle to serve (MODEL_PATH)."
-    )
+    model_path: Path = Field(DEFAULT_MODEL_PATH, description="Model bundle to serve (MODEL_PATH).")
     host: str = Field("127.0.0.1", description="Interface to bind (HOST).")
     port: int = Field(8000, ge=1, le=65535, description="Port to listen on (PORT).")
     max_batch_rows: int = Field(
@@ -37,8 +37,10 @@ class Settings(BaseSettings):
         "default: the folder of MODEL_PATH.",
     )
     require_checksum: bool = Field(
-        True,
-        description="Load a pickle only when its sha256 matches model.json (REQUIRE_CHECKSUM).",
+        False,
+        description="Refuse a model file whose sha256 does not match model.json "
+        "(REQUIRE_CHECKSUM); off, a file copied alone or a plain scikit-learn dump is "
+        "served too, and the models folder is the trust boundary.",
     )
     max_in_flight: int = Field(
         64,
@@ -75,6 +77,10 @@ class Settings(BaseSettings):
         description="Worker processes of `serve` (WORKERS); one per core you can give the "
         "service. Above 1, metrics are aggregated across workers.",
     )
+    detector_plugins: str = Field(
+        "",
+        description="Comma-separated modules that register extra detectors (DETECTOR_PLUGINS).",
+    )
     log_level: str = Field("INFO", description="Log level of the JSON request log (LOG_LEVEL).")
     log_requests: bool = Field(True, description="Write one JSON log line per request.")
 
@@ -91,9 +97,3 @@ class Settings(BaseSettings):
     @property
     def api_key_set(self) -> frozenset[str]:
         return frozenset(key.strip() for key in self.api_keys.split(",") if key.strip())
-
-
-@lru_cache
-def get_settings() -> Settings:
-    """Settings from the environment, read once per process."""
-    return Settings()

@@ -1,0 +1,1 @@
+"""Batch jobs: files scored through the same ``Scorer`` as the service."""

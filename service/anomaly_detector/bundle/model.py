@@ -1,0 +1,85 @@
+"""What a model is in memory: preprocessing, a fitted detector, its schema and its decision."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from anomaly_detector.data.feature_schema import FeatureSchema
+from anomaly_detector.detectors.base import Detector, Task
+
+
+@dataclass
+class Decision:
+    """How an anomaly score becomes a decision: a row is anomalous above ``threshold``.
+
+    ``contamination`` records what placed the threshold (the share of training rows
+    above it), or None when it came from elsewhere (the detector's natural boundary,
+    a labelled hold-out, a person).
+    """
+
+    threshold: float
+    contamination: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"threshold": float(self.threshold), "contamination": self.contamination}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Decision:
+        contamination = data.get("contamination")
+        return cls(
+            float(data["threshold"]), None if contamination is None else float(contamination)
+        )
+
+
+@dataclass
+class ModelBundle:
+    """A fitted model with everything needed to serve and audit it.
+
+    Attributes:
+        preprocessor: fitted transformer from ``schema.coerce_frame`` output to the
+            detector's inputs.
+        detector: the fitted detector (see ``detectors.base``).
+        schema: the raw features clients send, in order.
+        decision: the threshold (and what set it).
+        metadata: what ``model.json`` shows: version, training facts, evaluation.
+        task: the detector's task.
+    """
+
+    preprocessor: Any
+    detector: Detector
+    schema: FeatureSchema
+    decision: Decision
+    metadata: dict[str, Any] = field(default_factory=dict)
+    task: Task = "unsupervised"
+
+    @property
+    def version(self) -> str:
+        return str(self.metadata.get("version", "unknown"))
+
+    @property
+    def threshold(self) -> float:
+        return self.decision.threshold
+
+    @property
+    def detector_name(self) -> str:
+        return self.detector.name
+
+    def set_threshold(self, threshold: float, contamination: float | None = None) -> None:
+        """Decide with ``threshold`` from now on (the metadata says so too)."""
+        self.decision = Decision(float(threshold), contamination)
+        self.metadata["threshold"] = self.decision.threshold
+        self.metadata["decision"] = self.decision.to_dict()
+
+    def model_inputs(self, frame: pd.DataFrame) -> np.ndarray:
+        """The detector's inputs for raw rows, through the fitted library transformer."""
+        return np.asarray(
+            self.preprocessor.transform(self.schema.coerce_frame(frame)), dtype=np.float64
+        )
+
+    def reference_scores(self, frame: pd.DataFrame) -> np.ndarray:
+        """Anomaly scores through the fitting libraries alone: what the compiled path must equal."""
+        return np.asarray(self.detector.score(self.model_inputs(frame)), dtype=np.float64)

@@ -1,0 +1,1 @@
+"""Data before any model: the feature schema, column profiling, CSV reading, generators."""

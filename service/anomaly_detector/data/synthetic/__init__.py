@@ -1,0 +1,1 @@
+"""Deterministic generated datasets: the same seed gives byte-identical files."""

@@ -1,0 +1,1 @@
+"""Developer tools: the native stack, the traffic simulator, notebook helpers and plots."""

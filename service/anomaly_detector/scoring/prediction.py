@@ -1,0 +1,24 @@
+"""The one result type of scoring, for every task, one row, a batch or a CSV chunk."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Prediction:
+    """What a model says about the rows it scored.
+
+    From ``Scorer.predict_one`` each field holds one value; from ``predict_rows``
+    and ``predict_frame``, a numpy array with one element per row. Fields that a
+    task does not produce stay None.
+
+    Attributes:
+        anomaly_score: higher is more anomalous; its range and meaning are the
+            detector's (``Detector.score_range``, ``score_meaning``).
+        is_inlier: False where ``anomaly_score`` is above the bundle's threshold.
+    """
+
+    anomaly_score: Any
+    is_inlier: Any

@@ -1,0 +1,1 @@
+"""The HTTP API: app factory, the ``POST /prediction`` fast lane, admission, routes."""
