@@ -2,7 +2,9 @@
 
 Same request/response contract as ``POST /prediction``, written the usual way:
 a pydantic model, scikit-learn ``predict`` and ``score_samples`` per request,
-prometheus-client counters. Run with ``MODEL_PATH=... uvicorn baseline_service:app``.
+prometheus-client counters. Its model is a bundle exported as a plain pipeline
+(``bundle.export.sklearn_pipeline``, as ``serving.prepare`` writes it). Run with
+``MODEL_PATH=baseline.joblib uvicorn baseline_service:app``.
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ from pydantic import BaseModel
 
 payload = joblib.load(os.environ["MODEL_PATH"])
 pipeline = payload["pipeline"]
-feature_names = [feature["name"] for feature in payload["schema"]]
-version = payload["metadata"]["version"]
+feature_names = payload["names"]
+version = payload["version"]
 
 REQUESTS = Counter("baseline_requests_total", "Requests", ["status"])
 LATENCY = Histogram("baseline_request_duration_seconds", "Latency")

@@ -42,27 +42,28 @@ _ANY = ""  # a function-name prefix every function has
 # innermost frame outwards, the first frame matching a pair (in this order) names
 # the part the sample belongs to; general fragments come after specific ones.
 PARTS: dict[str, list[tuple[str, str]]] = {
-    "access log": [("anomaly_detector/logs.py", _ANY)],
+    "access log": [("anomaly_detector/serving/logs.py", _ANY)],
     "metrics": [
         ("prometheus_client/", _ANY),
-        ("anomaly_detector/metrics.py", _ANY),
-        ("anomaly_detector/api/recorder.py", _ANY),
+        ("anomaly_detector/serving/metrics.py", _ANY),
+        ("anomaly_detector/serving/api/recorder.py", _ANY),
     ],
     "scoring (jitted encode, preprocess, forest)": [
-        ("anomaly_detector/scoring.py", _ANY),
-        ("anomaly_detector/fast_forest.py", _ANY),
+        ("anomaly_detector/scoring/", _ANY),
+        ("anomaly_detector/preprocessing/compiled.py", _ANY),
+        ("anomaly_detector/detectors/", _ANY),
     ],
     "validation": [
-        ("anomaly_detector/schema.py", _ANY),
-        ("anomaly_detector/api/routes/prediction.py", _ANY),
+        ("anomaly_detector/data/feature_schema.py", _ANY),
+        ("anomaly_detector/serving/api/routes/prediction.py", _ANY),
     ],
-    "JSON parse": [("anomaly_detector/api/parsing.py", _ANY)],
-    "deadlines, backpressure, key check": [
-        ("anomaly_detector/api/deadlines.py", _ANY),
-        ("anomaly_detector/api/guard.py", _ANY),
+    "JSON parse": [("anomaly_detector/serving/api/parsing.py", _ANY)],
+    "deadlines, admission (slots, keys, body limit)": [
+        ("anomaly_detector/serving/api/deadlines.py", _ANY),
+        ("anomaly_detector/serving/api/admission.py", _ANY),
     ],
-    "fast lane (body read, response, JSON encode)": [("anomaly_detector/api/fast_lane.py", _ANY)],
-    "app entry (lane dispatch)": [("anomaly_detector/api/", _ANY)],
+    "fast lane (response, JSON encode)": [("anomaly_detector/serving/api/fast_lane.py", _ANY)],
+    "app entry (lane dispatch)": [("anomaly_detector/serving/api/", _ANY)],
     "uvicorn: response write (send)": [("uvicorn/protocols/http/", "RequestResponseCycle.send")],
     "uvicorn: request parse, task start": [
         ("uvicorn/protocols/http/", "HttpToolsProtocol."),

@@ -37,9 +37,9 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))  # reuse the tests' real-process launcher
 
-from anomaly_detector.bundle import METADATA_FILENAME, MODEL_FILENAME, save_bundle  # noqa: E402
-from anomaly_detector.datagen import generate_traffic  # noqa: E402
-from anomaly_detector.training import TrainConfig, train  # noqa: E402
+from anomaly_detector.bundle.io import METADATA_FILENAME, MODEL_FILENAME, save_bundle  # noqa: E402
+from anomaly_detector.data.synthetic.traffic import generate_traffic  # noqa: E402
+from anomaly_detector.training.train import TrainConfig, train  # noqa: E402
 from live import LiveServer, wait_for  # noqa: E402
 
 VECTOR = ["mobile", 14, 42.5, 0.01, 38.0, 95.0, 20480, 512000, 6, 0]
@@ -60,7 +60,7 @@ class SwapReport:
 
 def _bundle_dir(root: Path, name: str, frame: pd.DataFrame, seed: int) -> Path:
     out = root / name
-    bundle = train(frame, TrainConfig(n_estimators=25, random_state=seed)).bundle
+    bundle = train(frame, TrainConfig(params={"n_estimators": 25, "random_state": seed})).bundle
     save_bundle(bundle, out)
     return out
 
@@ -129,7 +129,9 @@ def swaps_under_load(workdir: Path, n_swaps: int, progress=None) -> SwapReport:
     _publish(valid[0], models)
 
     report = SwapReport()
-    env = {"RELOAD_INTERVAL_SECONDS": "0.25"}
+    # Strict checksums: a valid bundle under another file's model.json ("wrong_hash")
+    # must be refused; without REQUIRE_CHECKSUM it would be served, as documented.
+    env = {"RELOAD_INTERVAL_SECONDS": "0.25", "REQUIRE_CHECKSUM": "true"}
     with LiveServer(models / MODEL_FILENAME, workdir / "server.log", env=env) as server:
         failures_metric = ("anomaly_detector_model_reloads_total", {"result": "failure"})
         with Traffic(server.url) as traffic:

@@ -3,9 +3,9 @@
 Run with ``make bench``. Trains the default-shaped model on generated traffic,
 then times, in one process and one run:
 
-* one vector: ``Scorer.score_one`` (the ``/prediction`` path: encoding,
-  preprocessing and forest in one jitted call), ``Scorer.score_rows`` on one row
-  (the numpy path batches take) and the forest kernel alone, against
+* one vector: ``Scorer.predict_one`` (the ``/prediction`` path: one jitted call
+  prepares the row, one scores it), ``Scorer.predict_rows`` on one row (the numpy
+  path batches take) and the forest kernel alone, against scikit-learn's
   ``pipeline.score_samples`` on a 1-row frame;
 * batches: rows per second for both on 100,000 rows, in alternating rounds,
   and the forest kernel alone on one thread (scikit-learn scores on one).
@@ -21,9 +21,10 @@ import time
 import numpy as np
 import sklearn
 
-from anomaly_detector.datagen import generate_traffic
-from anomaly_detector.scoring import Scorer
-from anomaly_detector.training import TrainConfig, train
+from anomaly_detector.bundle.export import sklearn_pipeline
+from anomaly_detector.data.synthetic.traffic import generate_traffic
+from anomaly_detector.scoring.scorer import Scorer
+from anomaly_detector.training.train import TrainConfig, train
 
 
 def per_call_seconds(function, repeat: int, rounds: int = 5) -> float:
@@ -49,20 +50,18 @@ def seconds_of(function) -> float:
 
 def main() -> None:
     frame = generate_traffic(20_000, 0.03, seed=42).drop(columns=["is_anomaly", "anomaly_type"])
-    bundle = train(frame, TrainConfig(n_estimators=100, contamination=0.03)).bundle
+    bundle = train(frame, TrainConfig(params={"n_estimators": 100}, contamination=0.03)).bundle
     scorer = Scorer(bundle)
     assert scorer.fast_path, scorer.fallback_reason
-    schema, pipeline = bundle.schema, bundle.pipeline
+    schema, pipeline = bundle.schema, sklearn_pipeline(bundle)
 
     one_row = [schema.row_from_mapping(frame[schema.names].iloc[0].to_dict())]
     one_frame = schema.frame_from_rows(one_row)
     model_inputs = pipeline[0].transform(one_frame)
 
-    fast_one = per_call_seconds(lambda: scorer.score_one(one_row[0]), repeat=20_000)
-    rows_one = per_call_seconds(lambda: scorer.score_rows(one_row), repeat=20_000)
-    kernel_one = per_call_seconds(
-        lambda: scorer._forest.anomaly_scores(model_inputs), repeat=20_000
-    )
+    fast_one = per_call_seconds(lambda: scorer.predict_one(one_row[0]), repeat=20_000)
+    rows_one = per_call_seconds(lambda: scorer.predict_rows(one_row), repeat=20_000)
+    kernel_one = per_call_seconds(lambda: scorer.backend.score_batch(model_inputs), repeat=20_000)
     sklearn_one = per_call_seconds(lambda: pipeline.score_samples(one_frame), repeat=30)
 
     big = generate_traffic(100_000, 0.03, seed=7)
@@ -71,7 +70,7 @@ def main() -> None:
     # spell on a shared machine (the second core is often taken) hits both alike;
     # the speed-up is the median of the paired rounds.
     pairs = [
-        (seconds_of(lambda: scorer.score_frame(big)),
+        (seconds_of(lambda: scorer.predict_frame(big)),
          seconds_of(lambda: pipeline.score_samples(big_inputs)))
         for _ in range(BATCH_ROUNDS)
     ]  # fmt: skip
@@ -80,10 +79,10 @@ def main() -> None:
     speedups = sorted(theirs / ours for ours, theirs in pairs)
     big_model_inputs = np.asarray(pipeline[0].transform(big_inputs))
     one_thread = per_call_seconds(
-        lambda: scorer._forest.anomaly_scores(big_model_inputs, threads=1), repeat=1, rounds=3
+        lambda: scorer.backend.score_batch(big_model_inputs, threads=1), repeat=1, rounds=3
     )
     check = np.max(
-        np.abs(scorer.score_frame(big).anomaly_score + pipeline.score_samples(big_inputs))
+        np.abs(scorer.predict_frame(big).anomaly_score + pipeline.score_samples(big_inputs))
     )
 
     print(f"# Scoring micro-benchmark ({time.strftime('%Y-%m-%d')})")
@@ -96,17 +95,18 @@ def main() -> None:
     print("| what | compiled | scikit-learn | speed-up |")
     print("|---|---|---|---|")
     print(
-        f"| one vector, full path (`score_one`, as /prediction) | {fast_one * 1e6:.1f} us | "
+        f"| one vector, full path (`predict_one`, as /prediction) | {fast_one * 1e6:.1f} us | "
         f"{sklearn_one * 1e3:.2f} ms | {sklearn_one / fast_one:,.0f}x |"
     )
     print(
-        f"| one vector through `score_rows` (numpy preprocessing) | {rows_one * 1e6:.1f} us | "
+        f"| one vector through `predict_rows` (numpy preprocessing) | {rows_one * 1e6:.1f} us | "
         f"| {sklearn_one / rows_one:,.0f}x |"
     )
     kernel_speedup = sklearn_one / kernel_one
     print(f"| one vector, forest only | {kernel_one * 1e6:.1f} us | | {kernel_speedup:,.0f}x |")
     print(
-        f"| batch of 100,000 rows (`score_frame`, all cores) | {100_000 / fast_batch:,.0f} rows/s "
+        f"| batch of 100,000 rows (`predict_frame`, all cores) "
+        f"| {100_000 / fast_batch:,.0f} rows/s "
         f"| {100_000 / sklearn_batch:,.0f} rows/s | {speedups[len(speedups) // 2]:.1f}x "
         f"({speedups[0]:.1f}x-{speedups[-1]:.1f}x over {BATCH_ROUNDS} paired rounds) |"
     )

@@ -1,6 +1,6 @@
-"""HTTP benchmark: our service, the straightforward baseline and the bare-ASGI ceiling.
+"""HTTP benchmark: our service (with and without the fast lane), the baseline and the ceiling.
 
-Starts the three on the same machine with the same model, drives each with wrk
+Starts the four on the same machine with the same model, drives each with wrk
 at fixed concurrency levels, and prints one table (also written to
 ``bench/results.md``): requests/s, p50, p99, p99.9, errors, our/baseline ratio and
 our share of the ceiling. Needs ``wrk`` (Debian package ``wrk``).
@@ -28,6 +28,8 @@ sys.path.insert(0, str(REPO / "tests"))  # reuse the tests' port and wait helper
 from live import free_port, stop_process, wait_for  # noqa: E402
 
 VECTOR = ["mobile", 14, 42.5, 0.01, 38.0, 95.0, 20480, 512000, 6, 0]
+OURS = "anomaly-detector"
+ROUTED = "anomaly-detector, FAST_LANE=false"
 LUA = """
 wrk.method = "POST"
 wrk.body = '%s'
@@ -68,24 +70,34 @@ def _median_run(runs: list[dict]) -> dict:
 
 def prepare(workdir: Path) -> tuple[Path, Path]:
     """The benchmark model (100 trees on 20,000 generated rows) and wrk's POST script."""
-    from anomaly_detector.bundle import save_bundle
-    from anomaly_detector.datagen import generate_traffic
-    from anomaly_detector.training import TrainConfig, train
+    import joblib
+
+    from anomaly_detector.bundle.export import sklearn_pipeline
+    from anomaly_detector.bundle.io import save_bundle
+    from anomaly_detector.data.synthetic.traffic import generate_traffic
+    from anomaly_detector.training.train import TrainConfig, train
 
     frame = generate_traffic(20_000, 0.03, seed=42).drop(columns=["is_anomaly", "anomaly_type"])
-    bundle = train(frame, TrainConfig(n_estimators=100, contamination=0.03)).bundle
+    bundle = train(frame, TrainConfig(params={"n_estimators": 100}, contamination=0.03)).bundle
     model_path, _ = save_bundle(bundle, workdir / "models")
+    # The baseline serves the same model as a plain scikit-learn pipeline.
+    baseline = {"pipeline": sklearn_pipeline(bundle), "names": bundle.schema.names,
+                "version": bundle.version}  # fmt: skip
+    joblib.dump(baseline, workdir / "baseline.joblib")
     script = workdir / "post.lua"
     script.write_text(LUA % json.dumps({"feature_vector": VECTOR, "score": True}))
     return model_path, script
 
 
-def our_server(model_path: Path, workers: int = 1) -> tuple[list[str], dict]:
+def our_server(
+    model_path: Path, workers: int = 1, fast_lane: bool = True
+) -> tuple[list[str], dict]:
     """Command and environment of this service as benchmarked: production settings,
-    all metrics and the access log on."""
+    all metrics and the access log on; ``fast_lane=False`` serves through FastAPI's routing."""
     command = [sys.executable, "-m", "anomaly_detector.cli", "serve", "--model", str(model_path),
                "--workers", str(workers)]  # fmt: skip
-    return command, {"LOG_LEVEL": "INFO", "LOG_REQUESTS": "true"}
+    env = {"LOG_LEVEL": "INFO", "LOG_REQUESTS": "true", "FAST_LANE": str(fast_lane).lower()}
+    return command, env
 
 
 def main() -> int:
@@ -108,9 +120,10 @@ def main() -> int:
         model_path, script = prepare(workdir)
         uvicorn = [sys.executable, "-m", "uvicorn", "--no-access-log", "--log-level", "warning"]
         servers = {
-            "anomaly-detector": our_server(model_path, args.workers),
+            OURS: our_server(model_path, args.workers),
+            ROUTED: our_server(model_path, args.workers, fast_lane=False),
             "baseline (sklearn per request)": ([*uvicorn, "baseline_service:app"],
-                                               {"MODEL_PATH": str(model_path)}),
+                                               {"MODEL_PATH": str(workdir / "baseline.joblib")}),
             "bare ASGI (ceiling)": ([*uvicorn, "bare_asgi:app"], {}),
         }  # fmt: skip
         # All three run for the whole benchmark; each is idle while another is
@@ -122,7 +135,7 @@ def main() -> int:
                 port = free_port()
                 urls[name] = f"http://127.0.0.1:{port}"
                 command = [*command, "--port", str(port)]
-                processes.append(start_server(name.split()[0], command, env, workdir))
+                processes.append(start_server(f"server-{len(processes)}", command, env, workdir))
             body = {"feature_vector": VECTOR, "score": True}
             for name, url in urls.items():
                 wait_for(lambda u=url, b=body: httpx.post(u + "/prediction", json=b, timeout=5)
@@ -139,7 +152,7 @@ def main() -> int:
             for process in processes:
                 stop_process(process)
 
-    ours, base, ceiling = (runs[name] for name in servers)
+    base, ceiling = runs["baseline (sklearn per request)"], runs["bare ASGI (ceiling)"]
     workers_note = (
         "one uvicorn worker per server"
         if args.workers == 1
@@ -153,8 +166,9 @@ def main() -> int:
         f"{workers_note}; wrk on the same machine, {args.rounds} interleaved "
         f"runs of {args.seconds} s per server and concurrency (median shown); "
         "POST /prediction with the README's vector and `score: true`; all metrics and the "
-        "access log on for anomaly-detector. Share of ceiling: median of the paired runs "
-        "(ours / ceiling in the same round), with the range over rounds.",
+        "access log on for anomaly-detector, with its `POST /prediction` fast lane and "
+        "without it (`FAST_LANE=false`: FastAPI's routing). Share of ceiling: median of the "
+        "paired runs (ours / ceiling in the same round), with the range over rounds.",
         "",
         "| server | connections | requests/s | p50 ms | p99 ms | p99.9 ms | errors "
         "| ours / baseline | share of ceiling |",
@@ -165,11 +179,11 @@ def main() -> int:
             r = _median_run(runs[name][conns])
             errors = sum(run["errors"] + run["non2xx"] for run in runs[name][conns])
             ratio = share = ""
-            if name == "anomaly-detector":
+            if name in (OURS, ROUTED):
                 ratio = f"{r['rps'] / max(_median_run(base[conns])['rps'], 1e-9):,.0f}x"
                 shares = sorted(
                     mine["rps"] / top["rps"]
-                    for mine, top in zip(ours[conns], ceiling[conns], strict=True)
+                    for mine, top in zip(runs[name][conns], ceiling[conns], strict=True)
                 )
                 share = f"{shares[len(shares) // 2]:.0%} ({shares[0]:.0%}-{shares[-1]:.0%})"
             lines.append(

@@ -1,19 +1,18 @@
-"""Shared fixtures: small data frames and a factory for tiny trained bundles in tmp_path."""
+"""Shared fixtures: small data frames, a messy CSV and tiny trained bundles in tmp_path."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from anomaly_detector.bundle import save_bundle
-from anomaly_detector.datagen import generate_traffic
-from anomaly_detector.training import TrainConfig, TrainResult, read_csv, train
+from anomaly_detector.data.reading import read_csv
+from anomaly_detector.data.synthetic.traffic import generate_traffic
+from factories import SavedBundle, write_bundle
 
 MESSY_ROWS = 300
 # Cells of the text-stored numeric column that are not numbers.
@@ -75,27 +74,19 @@ def messy_frame(messy_csv: Path) -> pd.DataFrame:
     return read_csv(messy_csv)
 
 
-class TrainedBundle(NamedTuple):
-    result: TrainResult
-    model_path: Path
-    metadata_path: Path
-
-
 @pytest.fixture
-def trained_bundle(tmp_path: Path, traffic_frame: pd.DataFrame) -> Callable[..., TrainedBundle]:
-    """Factory: train on ``frame`` (default: traffic without labels) and save into tmp_path.
+def trained_bundle(tmp_path: Path, traffic_frame: pd.DataFrame) -> Callable[..., SavedBundle]:
+    """``factories.write_bundle`` into a fresh folder of tmp_path per call.
 
-    Keyword arguments are ``TrainConfig`` fields; ``n_estimators`` defaults to 25.
+    The frame defaults to ``traffic_frame`` without its labels.
     """
     made = 0
 
-    def make(frame: pd.DataFrame | None = None, **config: object) -> TrainedBundle:
+    def make(frame: pd.DataFrame | None = None, **options: object) -> SavedBundle:
         nonlocal made
         made += 1
         if frame is None:
             frame = traffic_frame.drop(columns=["is_anomaly", "anomaly_type"])
-        result = train(frame, TrainConfig(**{"n_estimators": 25, **config}))
-        model_path, metadata_path = save_bundle(result.bundle, tmp_path / f"bundle-{made}")
-        return TrainedBundle(result, model_path, metadata_path)
+        return write_bundle(tmp_path / f"bundle-{made}", frame=frame, **options)
 
     return make

@@ -1,15 +1,33 @@
-"""Small model bundles on disk for tests of the store, the API and the live server."""
+"""The one way tests make model bundles: small, trained on generated traffic, saved to disk."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 
-from anomaly_detector.bundle import save_bundle
-from anomaly_detector.datagen import ANOMALY_TYPE_COLUMN, LABEL_COLUMN, generate_traffic
-from anomaly_detector.training import TrainConfig, train
+from anomaly_detector.bundle.io import METADATA_FILENAME, save_bundle
+from anomaly_detector.bundle.model import ModelBundle
+from anomaly_detector.data.synthetic.traffic import (
+    ANOMALY_TYPE_COLUMN,
+    LABEL_COLUMN,
+    generate_traffic,
+)
+from anomaly_detector.detectors import registry
+from anomaly_detector.training.train import TrainConfig, TrainResult, train
+
+
+class SavedBundle(NamedTuple):
+    """A trained bundle and the model file it was saved to (unpacks as ``bundle, path``)."""
+
+    bundle: ModelBundle
+    model_path: Path
+
+    @property
+    def metadata_path(self) -> Path:
+        return self.model_path.with_name(METADATA_FILENAME)
 
 
 def traffic(n_rows: int = 1500, seed: int = 0) -> pd.DataFrame:
@@ -18,12 +36,31 @@ def traffic(n_rows: int = 1500, seed: int = 0) -> pd.DataFrame:
     return frame.drop(columns=[LABEL_COLUMN, ANOMALY_TYPE_COLUMN])
 
 
-def write_bundle(out_dir: Path, seed: int = 0, n_estimators: int = 25, frame=None, **config):
-    """Train on generated traffic (or ``frame``) and save; returns (bundle, model path)."""
+def train_small(
+    frame: pd.DataFrame | None = None,
+    seed: int = 0,
+    n_estimators: int = 25,
+    detector: str = registry.DEFAULT_DETECTOR,
+    params: dict[str, Any] | None = None,
+    **config: Any,
+) -> TrainResult:
+    """Train on ``frame`` (default: generated traffic) with few trees, seeded by ``seed``.
+
+    ``n_estimators`` and the seed apply where the detector takes them; ``config``
+    is passed to ``TrainConfig`` (contamination, label_column, features, ...).
+    """
     frame = traffic(seed=seed) if frame is None else frame
-    result = train(frame, TrainConfig(n_estimators=n_estimators, random_state=seed, **config))
-    model_path, _ = save_bundle(result.bundle, out_dir)
-    return result.bundle, model_path
+    known = {param.name for param in registry.detector_class(detector).params}
+    defaults = {"n_estimators": n_estimators, "random_state": seed}
+    merged = {k: v for k, v in defaults.items() if k in known} | (params or {})
+    return train(frame, TrainConfig(detector=detector, params=merged, **config))
+
+
+def write_bundle(out_dir: Path, *, format: str = "joblib", **options: Any) -> SavedBundle:
+    """``train_small(**options)`` saved into ``out_dir``."""
+    bundle = train_small(**options).bundle
+    model_path, _ = save_bundle(bundle, out_dir, format=format)
+    return SavedBundle(bundle, model_path)
 
 
 def numeric_frame(n_rows: int = 500, n_features: int = 3, seed: int = 0) -> pd.DataFrame:

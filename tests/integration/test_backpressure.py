@@ -8,7 +8,7 @@ import httpx
 import orjson
 import pytest
 
-from anomaly_detector.api.schemas import VECTOR_EXAMPLE
+from anomaly_detector.serving.api.contract import VECTOR_EXAMPLE
 from factories import write_bundle
 from live import LiveServer
 
@@ -56,6 +56,28 @@ def test_overload_gets_fast_503_then_recovers(tmp_path):
         assert [status for status, _, _ in again] == [200, 200]
 
 
+def _read_response(sock) -> str:
+    """A whole HTTP response: headers and then Content-Length bytes (they may come apart)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(4096)
+        if not chunk:
+            return data.decode()
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(
+        (int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
+         if line.lower().startswith(b"content-length:")),
+        0,
+    )  # fmt: skip
+    while len(body) < length:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        body += chunk
+    return (head + b"\r\n\r\n" + body).decode()
+
+
 @pytest.mark.parametrize("path", ["/prediction", "/predictions"], ids=["fast-lane", "routed"])
 def test_a_client_that_stops_sending_its_body_gets_a_503_and_frees_its_slot(tmp_path, path):
     import socket
@@ -73,7 +95,7 @@ def test_a_client_that_stops_sending_its_body_gets_a_503_and_frees_its_slot(tmp_
             # While it hangs it holds the only slot: others are refused, not queued.
             busy = httpx.post(server.url + "/prediction", json={"feature_vector": VECTOR_EXAMPLE})
             assert busy.status_code == 503 and busy.json()["reason"] == "overloaded"
-            reply = slow.recv(4096).decode()
+            reply = _read_response(slow)
             waited = time.monotonic() - started
         assert reply.startswith("HTTP/1.1 503"), reply
         assert '"reason":"timeout"' in reply and "retry-after: 1" in reply.lower()

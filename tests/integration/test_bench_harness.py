@@ -30,7 +30,12 @@ def test_serving_benchmark_writes_one_row_per_server_and_concurrency(tmp_path):
     body = [row.split(" | ") for row in rows[1:]]
     assert [(cells[0].lstrip("| "), cells[1]) for cells in body] == [
         (server, conns)
-        for server in ("anomaly-detector", "baseline (sklearn per request)", "bare ASGI (ceiling)")
+        for server in (
+            "anomaly-detector",
+            "anomaly-detector, FAST_LANE=false",
+            "baseline (sklearn per request)",
+            "bare ASGI (ceiling)",
+        )
         for conns in ("1", "4")
     ]
     for cells in body:

@@ -1,16 +1,22 @@
 """The service as users run it: a real uvicorn process, real files, real HTTP."""
 
+from __future__ import annotations
+
 import json
+import os
+import shutil
+import statistics
 import threading
 import time
 
 import httpx
+import joblib
 import numpy as np
 import pytest
+from sklearn.ensemble import IsolationForest
 
-from anomaly_detector.bundle import save_bundle
-from anomaly_detector.training import TrainConfig, train
-from factories import numeric_frame, traffic, write_bundle
+from anomaly_detector.bundle.io import METADATA_FILENAME, save_bundle
+from factories import numeric_frame, train_small, write_bundle
 from live import LiveServer, wait_for
 
 pytestmark = pytest.mark.integration
@@ -39,8 +45,8 @@ def test_ten_thousand_random_vectors_equal_scikit_learn(served):
     rng = np.random.default_rng(2026)
     rows = _random_rows(bundle, rng, 10_000)
     frame = bundle.schema.frame_from_rows(rows)
-    expected_score = -bundle.pipeline.score_samples(frame)
-    expected_inlier = bundle.pipeline.predict(frame) == 1
+    expected_score = bundle.reference_scores(frame)  # scikit-learn alone
+    expected_inlier = expected_score <= bundle.threshold
 
     got_score, got_inlier = [], []
     with httpx.Client(base_url=server.url, timeout=30) as http:
@@ -75,15 +81,16 @@ def test_request_log_is_json_without_feature_values(served):
 class Traffic:
     """Threads posting predictions nonstop, recording every status and version."""
 
-    def __init__(self, url: str, threads: int = 3):
+    def __init__(self, url: str, threads: int = 3, vector: list | None = None):
         self.url = url
+        self.vector = vector or ["mobile", 14, 42.5, 0.01, 38.0, 95.0, 20480, 512000, 6, 0]
         self.results: list[tuple[float, int, str | None]] = []
         self._stop = threading.Event()
         self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(threads)]
         self._lock = threading.Lock()
 
     def _run(self):
-        vector = ["mobile", 14, 42.5, 0.01, 38.0, 95.0, 20480, 512000, 6, 0]
+        vector = self.vector
         with httpx.Client(base_url=self.url, timeout=10) as http:
             while not self._stop.is_set():
                 try:
@@ -115,7 +122,7 @@ def test_hot_swap_under_traffic(tmp_path):
         wait_for(lambda: len(load.results) > 50, timeout=20, what="traffic")
 
         # 1. A new valid bundle, published atomically: served within 10 s.
-        second = train(traffic(seed=32), TrainConfig(n_estimators=25, random_state=32)).bundle
+        second = train_small(seed=32).bundle
         published = time.monotonic()
         save_bundle(second, model_path.parent)
         wait_for(
@@ -172,3 +179,86 @@ def test_hot_swap_under_traffic(tmp_path):
     assert set(statuses) == {200}, f"failed requests: {[s for s in statuses if s != 200][:5]}"
     assert versions == {first.version, second.version}
     assert swap_seconds < 10
+
+
+def _assert_no_failed_request(load: Traffic) -> None:
+    statuses = [status for _, status, _ in load.results]
+    assert len(statuses) > 100
+    assert set(statuses) == {200}, f"failed requests: {[s for s in statuses if s != 200][:5]}"
+
+
+def test_a_model_joblib_copied_alone_swaps_in_under_traffic(tmp_path):
+    """The user's workflow: copy a newer model.joblib over the served one, nothing else."""
+    first, model_path = write_bundle(tmp_path / "models", seed=51)
+    _, newer_path = write_bundle(tmp_path / "newer", seed=52)
+    newer_version = json.loads(newer_path.with_name(METADATA_FILENAME).read_text())["version"]
+    with LiveServer(model_path, tmp_path / "server.log") as server, Traffic(server.url) as load:
+        wait_for(lambda: len(load.results) > 50, timeout=20, what="traffic")
+        copied = time.monotonic()
+        shutil.copy(newer_path, model_path)  # model.json still describes the first model
+        wait_for(lambda: newer_version in load.versions_since(copied), timeout=20,
+                 what="the copied model in responses")  # fmt: skip
+        info = httpx.get(server.url + "/model_information").json()
+        assert info["version"] == newer_version and info["checksum_verified"] is False
+        assert server.metric("anomaly_detector_model_checksum_verified") == 0
+    _assert_no_failed_request(load)
+    refreshed = json.loads(model_path.with_name(METADATA_FILENAME).read_text())
+    assert refreshed["version"] == newer_version  # model.json now says what is served
+    assert "checksum not verified" in server.logs()
+
+
+def test_a_plain_scikit_learn_dump_is_served_and_swapped_with_its_scores(tmp_path):
+    """What the original project's notebook writes: joblib.dump(clf, "model.joblib")."""
+    rng = np.random.default_rng(0)
+    data = rng.lognormal(0, 1, size=(2_000, 6))
+    first = IsolationForest(n_estimators=50, random_state=1).fit(data)
+    second = IsolationForest(n_estimators=50, contamination=0.05, random_state=2).fit(data)
+    models = tmp_path / "models"
+    models.mkdir()
+    model_path = models / "model.joblib"
+    joblib.dump(first, model_path)
+    old = time.time() - 60
+    os.utime(model_path, (old, old))  # copied in a while ago, not mid-publish
+    vector = [1.0] * 6
+    with (
+        LiveServer(model_path, tmp_path / "server.log") as server,
+        Traffic(server.url, vector=vector) as load,
+    ):
+        first_version = httpx.get(server.url + "/model_information").json()["version"]
+        wait_for(lambda: len(load.results) > 50, timeout=20, what="traffic")
+        staged = models / ".incoming"
+        joblib.dump(second, staged)
+        swapped = time.monotonic()
+        os.replace(staged, model_path)
+        wait_for(lambda: load.versions_since(swapped) - {first_version}, timeout=20,
+                 what="the second dump in responses")  # fmt: skip
+        rows = rng.lognormal(0, 2, size=(500, 6))
+        body = httpx.post(
+            server.url + "/predictions", json={"feature_vectors": rows.tolist(), "score": True}
+        ).json()
+    np.testing.assert_allclose(body["anomaly_score"], -second.score_samples(rows), atol=1e-9)
+    assert body["is_inlier"] == (second.predict(rows) == 1).tolist()
+    _assert_no_failed_request(load)
+
+
+def _durations_ms(server) -> list[float]:
+    lines = [json.loads(line) for line in server.logs().splitlines() if line.startswith("{")]
+    return [
+        line["duration_ms"]
+        for line in lines
+        if line.get("logger") == "anomaly_detector.access" and line.get("route") == "/prediction"
+    ]
+
+
+def test_the_first_request_after_readyz_is_served_warm(tmp_path):
+    """Readiness waits for the scorer's kernels: none compiles on a request."""
+    _, model_path = write_bundle(tmp_path / "models", seed=61, n_estimators=100)
+    body = {"feature_vector": ["mobile", 14, 42.5, 0.01, 38.0, 95.0, 20480, 512000, 6, 0]}
+    with LiveServer(model_path, tmp_path / "server.log") as server:  # waits for /readyz
+        for _ in range(41):
+            assert httpx.post(server.url + "/prediction", json=body).status_code == 200
+        wait_for(lambda: len(_durations_ms(server)) == 41, timeout=5, what="access lines")
+        first, *rest = _durations_ms(server)
+    # Before the warm-up the first request compiled the one-row kernel: about 800 ms.
+    # Measured by the service itself, so the client's own noise is not in it.
+    assert first < max(50.0, 20 * statistics.median(rest)), (first, statistics.median(rest))

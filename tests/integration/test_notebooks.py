@@ -19,9 +19,9 @@ import pytest
 from ipykernel.kernelspec import install as install_kernelspec
 from nbformat.v4 import new_code_cell
 
-from anomaly_detector.bundle import load_bundle
-from anomaly_detector.datagen import write_default_dataset
-from anomaly_detector.training import read_csv
+from anomaly_detector.bundle.io import load_bundle
+from anomaly_detector.data.reading import read_csv
+from anomaly_detector.data.synthetic.traffic import write_default_dataset
 from factories import write_bundle
 from live import LiveServer, free_port
 

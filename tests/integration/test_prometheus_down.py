@@ -6,7 +6,7 @@ import httpx
 import pytest
 from observability_tools import PROMETHEUS_HINT, require_tool
 
-from anomaly_detector.api.schemas import VECTOR_EXAMPLE
+from anomaly_detector.serving.api.contract import VECTOR_EXAMPLE
 from factories import write_bundle
 from live import LiveServer, free_port, stop_process, wait_for
 

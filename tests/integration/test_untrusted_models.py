@@ -1,9 +1,12 @@
-"""Untrusted model files against the real service: nothing planted ever runs.
+"""Untrusted model files against the real service.
 
-The planted file is a pickle whose loading writes a marker file. The service
-must refuse it before unpickling (no model.json, a model.json of another file,
-a path outside the models directory), keep serving the old model, and count the
-refusal. model.skops bundles are served and hot-swapped like joblib ones.
+The planted file is a pickle whose loading writes a marker file. With
+``REQUIRE_CHECKSUM=true`` the service must refuse it before unpickling (no
+model.json, a model.json of another file); in every mode it refuses a path
+outside the models directory. It keeps serving the old model and counts the
+refusal. Without ``REQUIRE_CHECKSUM`` (the default) the folder itself is the
+trust boundary, as the README says: a test shows what that means.
+model.skops bundles are served and hot-swapped like joblib ones.
 """
 
 import hashlib
@@ -17,7 +20,7 @@ import httpx
 import numpy as np
 import pytest
 
-from anomaly_detector.bundle import METADATA_FILENAME, save_bundle
+from anomaly_detector.bundle.io import METADATA_FILENAME, save_bundle
 from factories import write_bundle
 from live import LiveServer, wait_for
 
@@ -69,7 +72,8 @@ def refusal_reasons(server):
 def test_planted_pickle_never_runs_and_the_old_model_keeps_serving(tmp_path):
     marker = tmp_path / "marker"
     bundle, model_path = write_bundle(tmp_path / "models", seed=41)
-    with LiveServer(model_path, tmp_path / "server.log") as server:
+    strict = {"REQUIRE_CHECKSUM": "true"}
+    with LiveServer(model_path, tmp_path / "server.log", env=strict) as server:
         assert served_version(server) == bundle.version
         failures = server.metric(*FAILURES)
 
@@ -93,6 +97,19 @@ def test_planted_pickle_never_runs_and_the_old_model_keeps_serving(tmp_path):
         assert httpx.get(server.url + "/readyz").status_code == 200
         assert "model refused" in server.logs()
     assert not marker.exists()
+
+
+def test_without_require_checksum_whoever_writes_the_folder_runs_code(tmp_path):
+    """The documented trade-off of the default: the models folder is the trust boundary."""
+    marker = tmp_path / "marker"
+    bundle, model_path = write_bundle(tmp_path / "models", seed=46)
+    with LiveServer(model_path, tmp_path / "server.log") as server:
+        failures = server.metric(*FAILURES)
+        plant(model_path, marker)  # no model.json of its own: loaded once the grace is over
+        wait_for(marker.exists, timeout=20, what="the planted pickle to be unpickled")
+        # It is not a model, so it is refused after unpickling, and the old one serves on.
+        wait_for_failures(server, failures + 1)
+        assert served_version(server) == bundle.version
 
 
 @pytest.mark.parametrize("how", ["model-path-outside", "symlink-outside"])
@@ -151,7 +168,7 @@ def test_skops_model_is_served_and_hot_swapped(tmp_path):
         body = httpx.post(
             server.url + "/predictions", json={"feature_vectors": rows, "score": True}
         ).json()
-        expected = -first.pipeline.score_samples(first.schema.frame_from_rows(rows))
+        expected = first.reference_scores(first.schema.frame_from_rows(rows))
         assert np.max(np.abs(np.array(body["anomaly_score"]) - expected)) <= 1e-9
 
         published = time.monotonic()

@@ -3,7 +3,7 @@
 import httpx
 import pytest
 
-from anomaly_detector.api.schemas import VECTOR_EXAMPLE
+from anomaly_detector.serving.api.contract import VECTOR_EXAMPLE
 from factories import write_bundle
 from live import LiveServer
 

@@ -51,7 +51,7 @@ def service_metric_names() -> set[str]:
     """Every sample name the service can export, derived from metrics.py itself."""
     from prometheus_client import CollectorRegistry
 
-    metrics = importlib.import_module("anomaly_detector.metrics")
+    metrics = importlib.import_module("anomaly_detector.serving.metrics")
     registry = CollectorRegistry()
     metrics.Metrics(registry)
     suffixes = {

@@ -1,7 +1,7 @@
 """Grafana dashboards and provisioning: structure, variables, and query validity.
 
 Metric names used by dashboards and rules are checked against
-service/anomaly_detector/metrics.py (the source of truth), the recording rules,
+service/anomaly_detector/serving/metrics.py (the source of truth), the recording rules,
 and the series Prometheus makes up itself (``up``, ``ALERTS``).
 """
 
@@ -258,7 +258,9 @@ def test_label_matchers_use_labels_the_service_exports() -> None:
 
     from prometheus_client import CollectorRegistry
 
-    metrics = importlib.import_module("anomaly_detector.metrics").Metrics(CollectorRegistry())
+    metrics = importlib.import_module("anomaly_detector.serving.metrics").Metrics(
+        CollectorRegistry()
+    )
     labels: dict[str, set[str]] = {}
     for collector in vars(metrics).values():
         names = getattr(collector, "_labelnames", None)

@@ -40,8 +40,8 @@ def adopt(model: Any, sha256: str, file_name: str) -> ModelBundle:
     steps = model.steps if isinstance(model, Pipeline) else [("model", model)]
     estimator = steps[-1][1]
     detector_class = registry.adopting_class(estimator)
-    offset = getattr(estimator, "offset_", None)
-    if detector_class is None or not isinstance(offset, int | float | np.floating):
+    offset = np.asarray(getattr(estimator, "offset_", np.nan), dtype=np.float64).reshape(-1)
+    if detector_class is None or offset.size != 1 or not np.isfinite(offset[0]):
         raise BundleError(
             f"{file_name} holds {type(model).__name__}, which is neither a model bundle nor "
             "a fitted scikit-learn outlier estimator (or Pipeline ending in one) with "
@@ -53,14 +53,12 @@ def adopt(model: Any, sha256: str, file_name: str) -> ModelBundle:
         names = [str(n) for n in fitted_names]
     else:
         names = [f"x{i}" for i in range(n_features)]
-    if len(steps) > 1:
-        preprocessor = Pipeline(steps[:-1])
-    else:
-        # Identity: a frame with the names for an estimator fitted on a frame, else
-        # an array (which spares scikit-learn's "fitted without names" warning).
-        preprocessor = FunctionTransformer(None if fitted_names is not None else np.asarray)
+    # A frame with the names for a model fitted on a frame, else an array (which
+    # spares scikit-learn's "fitted without feature names" warning).
+    as_input = FunctionTransformer(None if fitted_names is not None else np.asarray)
+    preprocessor = Pipeline([("as_input", as_input), *steps[:-1]]) if len(steps) > 1 else as_input
     accepts_missing = all(get_tags(step).input_tags.allow_nan for _, step in steps)
-    threshold = -float(offset)
+    threshold = -float(offset[0])
     metadata = {
         "version": f"adopted-{sha256[:12]}",
         "adopted": True,

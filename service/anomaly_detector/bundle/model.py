@@ -74,11 +74,12 @@ class ModelBundle:
         self.metadata["threshold"] = self.decision.threshold
         self.metadata["decision"] = self.decision.to_dict()
 
-    def model_inputs(self, frame: pd.DataFrame) -> np.ndarray:
-        """The detector's inputs for raw rows, through the fitted library transformer."""
-        return np.asarray(
-            self.preprocessor.transform(self.schema.coerce_frame(frame)), dtype=np.float64
-        )
+    def model_inputs(self, frame: pd.DataFrame) -> Any:
+        """The detector's inputs for raw rows, through the fitted library transformer.
+
+        An array, or a frame when an adopted estimator was fitted on one (it checks names).
+        """
+        return self.preprocessor.transform(self.schema.coerce_frame(frame))
 
     def reference_scores(self, frame: pd.DataFrame) -> np.ndarray:
         """Anomaly scores through the fitting libraries alone: what the compiled path must equal."""

@@ -12,8 +12,7 @@ the kernel advances a block of rows in lockstep and the CPU overlaps their
 memory loads, which is what makes it faster than scikit-learn's Cython on
 batches as well as on single rows. A node's column and child are packed into one
 int64 (``child << 32 | column``), so a step costs one load fewer. Large batches
-are cut into one contiguous slice per core; the kernel releases the GIL, so the
-slices are scored in parallel threads.
+are cut into one contiguous slice per core (``parallel``).
 
 The arithmetic mirrors scikit-learn's exactly: inputs are cast to float32 before
 comparison, each tree adds ``(node depth + average path length of its leaf) - 1``
@@ -23,9 +22,6 @@ Tests hold this equal to ``-IsolationForest.score_samples``.
 
 from __future__ import annotations
 
-import functools
-import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numba
@@ -33,31 +29,11 @@ import numpy as np
 from sklearn.ensemble import IsolationForest
 from sklearn.ensemble._iforest import _average_path_length
 
+from anomaly_detector.detectors.parallel import run_in_slices
+
 _LEAF = -1
 _COLUMN_BITS = 32
 _COLUMN_MASK = (1 << _COLUMN_BITS) - 1
-# Below this many rows a second thread costs more than it saves (~2 us per row).
-PARALLEL_MIN_ROWS = 2_048
-
-
-def scoring_threads() -> int:
-    """Threads a large batch is split over: the cores this process may run on."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
-
-
-@functools.cache
-def _executor() -> ThreadPoolExecutor:
-    """The helper threads of split batches: one per core but the calling thread's.
-
-    One pool for the process, whatever ``threads`` callers ask for: slices beyond
-    its size queue (still correct), instead of a new pool per thread count.
-    """
-    return ThreadPoolExecutor(
-        max_workers=max(1, scoring_threads() - 1), thread_name_prefix="forest"
-    )
 
 
 @dataclass(frozen=True)
@@ -103,26 +79,12 @@ class CompiledForest:
             # The few-rows kernel casts each value to float32 as it reads it, which
             # saves allocating a float32 copy of one vector.
             inputs = np.ascontiguousarray(rows, dtype=np.float64)
-            _score_few_rows(inputs, *self.kernel_arguments(), out)
+            _score_few_rows(inputs, *self._arguments, out)
             return out
         # Same cast as scikit-learn's input check: round to nearest, beyond range to +-inf.
         with np.errstate(over="ignore"):
             inputs = np.ascontiguousarray(rows, dtype=np.float32)
-        threads = min(threads or scoring_threads(), max(1, n_rows // PARALLEL_MIN_ROWS))
-        if threads == 1:
-            _score_rows(inputs, *self.kernel_arguments(), out)
-            return out
-        # Contiguous slices, one per thread; this thread scores the first one.
-        # Pool threads never submit work themselves, so the pool cannot deadlock.
-        bounds = np.linspace(0, n_rows, threads + 1).astype(int)
-        slices = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
-        arrays = self.kernel_arguments()
-        pending = [
-            _executor().submit(_score_rows, inputs[part], *arrays, out[part]) for part in slices[1:]
-        ]
-        _score_rows(inputs[slices[0]], *arrays, out[slices[0]])
-        for job in pending:
-            job.result()
+        run_in_slices(_score_rows, inputs, self._arguments, out, threads)
         return out
 
     def kernel_arguments(self) -> tuple:

@@ -11,14 +11,14 @@ is adopted as ``isolation_forest`` instead, which is compiled.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from anomaly_detector.detectors.base import Detector
 
-# Raw ``-score_samples`` of these estimators have no common range; issue-free
-# defaults that resolve values near the usual offsets.
-SCORE_BUCKETS = (
-    -100.0, -10.0, -3.0, -1.0, -0.5, -0.25, 0.0, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 100.0,
-)  # fmt: skip
+# Raw ``-score_samples`` of these estimators have no common range. No bound is
+# negative: with a negative bucket prometheus-client stops exposing the histogram's
+# _sum, so negative (inlier) scores are all counted in the first bucket, le="0.0".
+SCORE_BUCKETS = (0.0, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 100.0)
 
 
 class SklearnOutlierDetector(Detector):
@@ -39,7 +39,11 @@ class SklearnOutlierDetector(Detector):
             "other detectors, or dump your fitted estimator into the models folder"
         )
 
-    def score(self, inputs: np.ndarray) -> np.ndarray:
+    def score(self, inputs) -> np.ndarray:
+        names = getattr(self.estimator_, "feature_names_in_", None)
+        if names is not None and isinstance(inputs, np.ndarray):
+            # Fitted on a frame: scikit-learn checks the column names.
+            inputs = pd.DataFrame(inputs, columns=names)
         return -np.asarray(self.estimator_.score_samples(inputs), dtype=np.float64)
 
     @classmethod

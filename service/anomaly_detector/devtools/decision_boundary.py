@@ -173,7 +173,7 @@ def pca_projection(bundle: ModelBundle, frame: pd.DataFrame) -> pd.DataFrame:
         DataFrame indexed like ``frame`` with ``pc1``, ``pc2`` and ``anomaly_score``;
         ``attrs["explained_variance_ratio"]`` holds the two components' shares.
     """
-    standardised = StandardScaler().fit_transform(bundle.model_inputs(frame))
+    standardised = StandardScaler().fit_transform(np.asarray(bundle.model_inputs(frame), float))
     pca = PCA(n_components=2, random_state=0)
     components = pca.fit_transform(standardised)
     projection = pd.DataFrame(

@@ -45,14 +45,16 @@ class Scorer:
         self.backend: CompiledDetector | None = None
         self.fallback_reason: str | None = None if compiled else "disabled"
         if compiled:
+            reasons = []
             try:
                 self.preprocessing = compile_preprocessor(bundle.preprocessor, self.schema)
             except NotCompilable as exc:
-                self.fallback_reason = str(exc)
+                reasons.append(str(exc))
             self.backend = bundle.detector.compile()
             if self.backend is None:
-                self.fallback_reason = f"detector {bundle.detector_name} has no compiled scorer"
-            if self.fallback_reason:
+                reasons.append(f"detector {bundle.detector_name} has no compiled scorer")
+            if reasons:
+                self.fallback_reason = "; ".join(reasons)
                 log.warning("scoring partly through the libraries: %s", self.fallback_reason)
         self._fast = self.preprocessing is not None and self.backend is not None
 

@@ -39,6 +39,16 @@ class Deadlines:
         # One pending check per event loop (tests run several loops, one after another).
         self._timers: dict[asyncio.AbstractEventLoop, asyncio.TimerHandle] = {}
 
+    @property
+    def watching(self) -> int:
+        """Requests under a deadline right now."""
+        return len(self._deadlines)
+
+    @property
+    def timer_loops(self) -> int:
+        """Event loops with a pending check (0 once nothing waits)."""
+        return len(self._timers)
+
     async def run(self, awaitable: Awaitable[T]) -> T:
         """``await awaitable``, or raise ``RequestTimedOut`` once it outlasts the limit.
 
