@@ -14,7 +14,7 @@ PORT ?= 8000
 TRAFFIC_RATE ?= 50
 TRAFFIC_DURATION ?= 300
 
-.PHONY: help run serve test test-fast lint format bench reliability traffic jupyter clean clean-notebooks system-deps system-deps-test data model
+.PHONY: help run serve test test-fast lint format bench reliability traffic jupyter lock clean clean-notebooks system-deps system-deps-test data model
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-16s %s\n", $$1, $$2}'
@@ -86,6 +86,9 @@ reliability: $(VENV)/.installed-test ## Load-with-faults scenarios and long API 
 	$(BIN)/python bench/reliability.py --swaps 24
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-500} $(BIN)/pytest tests/api/test_fuzz.py -q -p no:cacheprovider
 
+lock: $(VENV)/.installed-run ## Rewrite service/ and jupyter/requirements.lock, the images' pinned dependencies
+	$(BIN)/python .ci/lock.py
+
 clean-notebooks: $(VENV)/.installed-test ## Strip outputs and execution counts from the notebooks
 	$(BIN)/python -m anomaly_detector.devtools.notebook_hygiene jupyter/*.ipynb
 
@@ -102,5 +105,6 @@ jupyter: $(VENV)/.installed-jupyter $(MODEL) ## JupyterLab on :$(JUPYTER_PORT) f
 		$(CURDIR)/$(BIN)/jupyter lab --no-browser --port $(JUPYTER_PORT) $(JUPYTER_ROOT_FLAG)
 
 clean: ## Remove generated data, models, caches (keeps .venv)
-	rm -rf $(MODEL_DIR) $(DATA_DIR)/*.csv .pytest_cache .ruff_cache .hypothesis .run
+	find $(MODEL_DIR) -mindepth 1 ! -name .gitkeep -delete 2>/dev/null || true
+	rm -rf $(DATA_DIR)/*.csv .pytest_cache .ruff_cache .hypothesis .run
 	find . -name __pycache__ -not -path './.venv/*' -prune -exec rm -rf {} +
