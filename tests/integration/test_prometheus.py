@@ -6,7 +6,9 @@ ten), sends normal traffic, bad requests and then an attack burst, and checks:
 
 * every panel query of every committed dashboard returns a non-empty, finite result;
 * every recording rule produces series;
-* the anomaly-spike alert fires after the burst and reaches Alertmanager.
+* the anomaly-spike alert fires within the first attack burst of the fresh stack
+  (it compares with what the model expects, not with live history) and reaches
+  Alertmanager.
 """
 
 import asyncio
@@ -23,7 +25,7 @@ import yaml
 from dashboard_queries import grafana_queries
 from observability_tools import PROMETHEUS_HINT, require_tool
 
-from anomaly_detector.simulate import simulate
+from anomaly_detector.devtools.traffic_simulator import simulate
 from factories import write_bundle
 from live import LiveServer, free_port, stop_process, wait_for
 
@@ -122,10 +124,15 @@ def _finite(results: list[dict]) -> bool:
     return bool(results) and all(math.isfinite(float(r["value"][1])) for r in results)
 
 
-def _run_traffic(url: str, seconds: float, burst_share: float, seed: int) -> None:
+# The first burst starts 20 s into the traffic and lasts 20 s.
+BURST_EVERY_SECONDS, BURST_SECONDS = 40.0, 20.0
+
+
+def _run_traffic(url: str, seconds: float) -> None:
     asyncio.run(
-        simulate(url, rate=40, duration_seconds=seconds, burst_every_seconds=0,
-                 base_anomaly_share=burst_share, bad_request_share=0.05, seed=seed)
+        simulate(url, rate=40, duration_seconds=seconds, burst_every_seconds=BURST_EVERY_SECONDS,
+                 burst_seconds=BURST_SECONDS, burst_share=0.6, base_anomaly_share=0.01,
+                 bad_request_share=0.05, seed=1, burst_types=("credential_stuffing",))
     )  # fmt: skip
 
 
@@ -139,31 +146,34 @@ def test_dashboards_rules_and_alerts_against_real_prometheus(stack):
     api, prometheus = stack["api"], stack["prometheus"]
     instance = f"127.0.0.1:{api.port}"
 
-    # Quiet traffic establishes the baseline (longer than the alert's `for`, since the
-    # baseline is a median that a long burst would eventually become); a model reload
-    # gives the reload panels data.
-    _run_traffic(api.url, seconds=40, burst_share=0.01, seed=1)
+    # A fresh stack: no history at all. Traffic starts now, with its first attack
+    # burst 20 s in; a model reload gives the reload panels data meanwhile.
+    started = time.monotonic()
+    traffic = threading.Thread(target=_run_traffic, args=(api.url, 90), daemon=True)
+    traffic.start()
+    time.sleep(5)
     reload = httpx.post(api.url + "/admin/reload", headers={"Authorization": "Bearer test-admin"})
     assert reload.status_code == 200
-
-    # Then an attack burst, in the background while we watch the alert.
-    burst = threading.Thread(target=_run_traffic, args=(api.url, 60, 0.6, 2), daemon=True)
-    burst.start()
     timeline = []
 
     def spike_firing():
         ratio = _query(prometheus, "instance:anomaly_detector_anomaly_ratio:rate1m")
         limit = _query(prometheus, "instance:anomaly_detector_anomaly_ratio:spike_threshold")
         state = _alert_state(prometheus, "AnomalyDetectorAnomalySpike")
-        timeline.append((round(time.monotonic()), ratio[:1] and ratio[0]["value"][1],
+        timeline.append((round(time.monotonic() - started), ratio[:1] and ratio[0]["value"][1],
                          limit[:1] and limit[0]["value"][1], state))  # fmt: skip
         return state == "firing"
 
+    # The burst runs from 20 s to 40 s; the alert needs 30 s above the threshold. It
+    # must fire before the second burst begins (60 s), i.e. on the first one.
+    second_burst = BURST_EVERY_SECONDS + (BURST_EVERY_SECONDS - BURST_SECONDS)
     try:
-        wait_for(spike_firing, timeout=75, interval=1, what="AnomalySpike firing")
+        wait_for(spike_firing, timeout=second_burst + 10 - (time.monotonic() - started),
+                 interval=1, what="AnomalySpike firing")  # fmt: skip
     except TimeoutError:
-        pytest.fail("AnomalySpike did not fire; (t, ratio, threshold, state):\n"
+        pytest.fail("AnomalySpike did not fire on the first burst; (t, ratio, threshold, state):\n"
                     + "\n".join(map(str, timeline[::3])))  # fmt: skip
+    assert timeline[-1][0] <= second_burst + 10, timeline[-1]
 
     # The firing alert reached Alertmanager.
     def in_alertmanager():
@@ -187,4 +197,4 @@ def test_dashboards_rules_and_alerts_against_real_prometheus(stack):
     # The annotations' queries are valid too (they may be empty: they mark events).
     for q in grafana_queries(job=JOB, instance=instance, include_annotations=True):
         _query(prometheus, q.expr)
-    burst.join(timeout=90)
+    traffic.join(timeout=120)
