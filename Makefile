@@ -14,7 +14,7 @@ PORT ?= 8000
 TRAFFIC_RATE ?= 50
 TRAFFIC_DURATION ?= 300
 
-.PHONY: help run serve test test-fast lint format bench reliability traffic jupyter lock clean clean-notebooks system-deps system-deps-test data model
+.PHONY: help run serve test test-fast lint format bench bench-compare reliability traffic jupyter lock clean clean-notebooks system-deps system-deps-test data model
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-16s %s\n", $$1, $$2}'
@@ -58,13 +58,16 @@ traffic: $(VENV)/.installed-run ## Send realistic traffic with attack bursts to 
 	$(BIN)/anomaly-detector simulate --url http://127.0.0.1:$(PORT) \
 		--rate $(TRAFFIC_RATE) --duration $(TRAFFIC_DURATION)
 
+# Unit tests use both cores; tests with real processes run one at a time, since
+# several of them measure timing (alerts firing, deadlines, backpressure).
 test: $(VENV)/.installed-test system-deps-test ## Install what tests need and run the whole suite
 	$(BIN)/ruff check service tests bench
 	$(BIN)/lint-imports
-	$(BIN)/pytest
+	$(BIN)/pytest -m "not integration" -n 2
+	$(BIN)/pytest -m integration
 
 test-fast: $(VENV)/.installed-test ## Unit tests only (no real processes)
-	$(BIN)/pytest -m "not integration"
+	$(BIN)/pytest -m "not integration" -n 2
 
 lint: $(VENV)/.installed-test ## Ruff lint, format check and the import-layer contracts
 	$(BIN)/ruff check service tests bench
@@ -82,9 +85,14 @@ bench: $(VENV)/.installed-test ## HTTP vs baseline vs ceiling, scorer, batch/tra
 	$(BIN)/python bench/batch.py | tee -a bench/results.md
 	$(BIN)/python bench/profile_requests.py | tee -a bench/results.md
 
+REF ?= HEAD~1
+bench-compare: $(VENV)/.installed-test ## requests/s of the service at commit REF against this tree, side by side
+	@bash .ci/system-deps.sh bench
+	$(BIN)/python bench/compare_refs.py $(REF)
+
 reliability: $(VENV)/.installed-test ## Load-with-faults scenarios and long API fuzzing, printed as figures
 	$(BIN)/python bench/reliability.py --swaps 24
-	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-500} $(BIN)/pytest tests/api/test_fuzz.py -q -p no:cacheprovider
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-500} $(BIN)/pytest tests/serving/api/test_fuzz.py -q -p no:cacheprovider
 
 lock: $(VENV)/.installed-run ## Rewrite service/ and jupyter/requirements.lock, the images' pinned dependencies
 	$(BIN)/python .ci/lock.py

@@ -10,7 +10,7 @@ Scenarios, each against a real ``anomaly-detector serve`` process:
 2. **Overload**: a flood beyond MAX_IN_FLIGHT gets fast 503s, then the service
    serves normally again.
 
-The fuzzing figures come from ``tests/api/test_fuzz.py`` run with many examples
+The fuzzing figures come from ``tests/serving/api/test_fuzz.py`` run with many examples
 (the Makefile target runs it after this script). ``tests/integration/
 test_reliability.py`` runs a shortened version of scenario 1 in ``make test``.
 """

@@ -254,9 +254,12 @@ def test_the_first_request_after_readyz_is_served_warm(tmp_path):
     """Readiness waits for the scorer's kernels: none compiles on a request."""
     _, model_path = write_bundle(tmp_path / "models", seed=61, n_estimators=100)
     body = {"feature_vector": ["mobile", 14, 42.5, 0.01, 38.0, 95.0, 20480, 512000, 6, 0]}
-    with LiveServer(model_path, tmp_path / "server.log") as server:  # waits for /readyz
+    with (
+        LiveServer(model_path, tmp_path / "server.log") as server,  # waits for /readyz
+        httpx.Client(base_url=server.url) as http,
+    ):
         for _ in range(41):
-            assert httpx.post(server.url + "/prediction", json=body).status_code == 200
+            assert http.post("/prediction", json=body).status_code == 200
         wait_for(lambda: len(_durations_ms(server)) == 41, timeout=5, what="access lines")
         first, *rest = _durations_ms(server)
     # Before the warm-up the first request compiled the one-row kernel: about 800 ms.

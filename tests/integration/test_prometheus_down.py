@@ -36,10 +36,9 @@ def test_service_keeps_serving_when_prometheus_stops(tmp_path):
                      timeout=30, interval=0.5, what="a first scrape")  # fmt: skip
         finally:
             stop_process(process)
-        statuses = [
-            httpx.post(api.url + "/prediction", json={"feature_vector": VECTOR_EXAMPLE}).status_code
-            for _ in range(200)
-        ]
+        with httpx.Client(base_url=api.url) as http:
+            body = {"feature_vector": VECTOR_EXAMPLE}
+            statuses = [http.post("/prediction", json=body).status_code for _ in range(200)]
         assert statuses == [200] * 200
         assert httpx.get(api.url + "/metrics").status_code == 200
         assert httpx.get(api.url + "/readyz").status_code == 200

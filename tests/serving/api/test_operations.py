@@ -85,7 +85,8 @@ def test_admin_reload_is_off_without_token(client, metric):
 
 
 def test_admin_reload_requires_the_token(make_client, model, tmp_path):
-    client = make_client(admin_token="s3cret-token")
+    # No watcher in the way: only the admin call may load the new file.
+    client = make_client(admin_token="s3cret-token", reload_interval_seconds=3600)
     assert client.post("/admin/reload").status_code == 401
     assert client.post("/admin/reload", headers={"Authorization": "Bearer nope"}).status_code == 401
     # Published the way users publish: model.joblib and its model.json, side by side.
