@@ -89,6 +89,42 @@ def test_nulls_are_refused_when_the_estimator_cannot_take_them(tmp_path):
     assert forest.schema.accepts_missing  # scikit-learn's forest routes NaN itself
 
 
+def test_a_pipeline_that_imputes_takes_nulls_though_its_estimator_does_not(tmp_path):
+    from sklearn.impute import SimpleImputer
+
+    model = make_pipeline(SimpleImputer(), OneClassSVM(gamma="scale")).fit(_data())
+    bundle = _dump(model, tmp_path)
+    assert bundle.schema.accepts_missing
+    row = [np.nan, 1.0, 2.0, 3.0]
+    score = validate(bundle).predict_one(bundle.schema.row_from_vector([None, *row[1:]]))
+    assert score.anomaly_score == pytest.approx(-model.score_samples([row])[0], abs=1e-12)
+
+
+def test_passthrough_steps_are_skipped(tmp_path):
+    model = make_pipeline("passthrough", IsolationForest(n_estimators=10, random_state=0))
+    model.fit(_data())
+    bundle = _dump(model, tmp_path)
+    rows = _data(20, seed=2)
+    np.testing.assert_allclose(
+        validate(bundle).predict_rows(rows.tolist()).anomaly_score,
+        -model.score_samples(rows),
+        atol=1e-12,
+    )
+
+
+class BrokenForest(IsolationForest):
+    """A forest whose scoring raises something other than a ValueError."""
+
+    def score_samples(self, X):
+        raise RuntimeError("boom")
+
+
+def test_an_object_whose_methods_fail_is_a_bundle_error_not_a_crash(tmp_path):
+    broken = BrokenForest(n_estimators=5).fit(_data())
+    with pytest.raises(BundleError, match="cannot be served: RuntimeError: boom"):
+        _dump(broken, tmp_path)
+
+
 def test_a_model_that_is_not_an_outlier_detector_is_refused_by_name(tmp_path):
     with pytest.raises(BundleError) as caught:
         _dump(LinearRegression().fit(_data(), np.arange(400)), tmp_path)

@@ -58,11 +58,18 @@ def test_a_version_1_bundle_resaved_is_version_2_with_the_same_scores(tmp_path, 
     assert new.decision == old.decision and new.schema == old.schema
 
 
-def test_the_fixture_is_unchanged_by_loading_it(tmp_path):
+def test_the_service_verifies_a_v1_pair_and_leaves_it_as_it_is(tmp_path):
+    """Its model.json records the sha256 v1 wrote: verified, so nothing is rewritten."""
+    from anomaly_detector.serving.loader import ModelLoader
+    from anomaly_detector.serving.model_files import ModelFiles
+    from anomaly_detector.serving.model_store import ModelStore
+
     copy = tmp_path / "v1"
     shutil.copytree(V1 / "joblib", copy)
     before = {p.name: p.read_bytes() for p in copy.iterdir()}
-    load_trusted_bundle(copy / "model.joblib")
+    files = ModelFiles(copy / "model.joblib", publish_grace_seconds=0)
+    store = ModelStore(files, ModelLoader(files, copy))  # lenient, as by default
+    assert store.reload("start-up").loaded and store.current.checksum_verified
     assert {p.name: p.read_bytes() for p in copy.iterdir()} == before
 
 

@@ -94,6 +94,12 @@ def test_a_number_that_names_no_category_is_refused_not_scored_as_unseen(value) 
     assert SCHEMA.row_from_vector([str(value), 1.0, 0.5])[0] == str(value)
 
 
+def test_a_boolean_for_a_text_category_is_refused_too() -> None:
+    with pytest.raises(InputError) as caught:
+        SCHEMA.row_from_vector([True, 1.0, 0.5])
+    assert caught.value.reason == "invalid_category" and "the boolean True" in caught.value.message
+
+
 def test_columns_training_dropped_are_accepted_and_ignored_in_named_rows() -> None:
     schema = FeatureSchema(SCHEMA.features, frozenset({"client_id", "window_start"}))
     row = {"client_id": "c-1", "window_start": "2026-11-01", "plan": "gold",

@@ -79,6 +79,28 @@ def test_a_plugin_module_registers_its_detector(tmp_path, monkeypatch):
         sys.modules.pop("my_plugin", None)
 
 
+def test_plugins_listed_in_dot_env_load_in_the_cli_and_notebooks_too(tmp_path, monkeypatch):
+    (tmp_path / "env_plugin.py").write_text(
+        "from anomaly_detector.detectors.base import Detector\n"
+        "from anomaly_detector.detectors.registry import register\n"
+        "@register\n"
+        "class FromEnv(Detector):\n"
+        "    name = 'from_dot_env_for_registry_test'\n"
+        "    def fit(self, inputs): ...\n"
+        "    def score(self, inputs): ...\n"
+    )
+    (tmp_path / ".env").write_text("DETECTOR_PLUGINS=env_plugin\n")
+    monkeypatch.delenv("DETECTOR_PLUGINS", raising=False)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        registry.load_plugins()  # what the CLI commands and notebooks call
+        assert "from_dot_env_for_registry_test" in registry.registered()
+    finally:
+        registry._registered.pop("from_dot_env_for_registry_test", None)
+        sys.modules.pop("env_plugin", None)
+
+
 def test_a_plugin_that_cannot_be_imported_is_named():
     with pytest.raises(ImportError, match="'no_such_plugin_module'.*DETECTOR_PLUGINS"):
         registry.load_plugins("no_such_plugin_module")

@@ -229,3 +229,20 @@ def test_score_one_equals_the_batch_path_next_to_log_split_points():
     assert rows, "no root split on a log-transformed input"
     batch = scorer.predict_rows(rows).anomaly_score.tolist()
     assert [scorer.predict_one(row).anomaly_score for row in rows] == batch
+
+
+def test_empty_cells_for_a_model_without_imputation_name_the_rows(tmp_path):
+    import joblib
+
+    from anomaly_detector.bundle.io import load_bundle
+
+    svm = OneClassSVM(gamma="scale").fit(np.random.default_rng(0).normal(size=(200, 2)))
+    joblib.dump(svm, tmp_path / "model.joblib")
+    scorer = Scorer(load_bundle(tmp_path / "model.joblib"))
+    frame = pd.DataFrame({"x0": [1.0, None, 2.0, 3.0], "x1": [0.0, 1.0, "n/a", 2.0]})
+    with pytest.raises(InputError) as caught:
+        scorer.predict_frame(frame)
+    assert caught.value.reason == "missing_value"
+    assert "2 row(s)" in caught.value.message and "row 1, 2" in caught.value.message
+    scored = scorer.predict_frame(frame.iloc[[0, 3]])
+    assert len(scored.anomaly_score) == 2

@@ -119,3 +119,22 @@ def test_a_refusal_with_nothing_serving_marks_the_service_not_loaded():
     value = metrics.registry.get_sample_value
     assert value("anomaly_detector_model_loaded") == 0
     assert value("anomaly_detector_model_reloads_total", {"result": "failure"}) == 1
+
+
+def test_a_model_without_a_reference_leaves_no_stale_reference_behind(tmp_path):
+    """Otherwise the drift alert compares the new model's scores with the old reference."""
+    import joblib
+    from sklearn.svm import OneClassSVM
+
+    from anomaly_detector.bundle.io import load_bundle
+
+    metrics = Metrics()
+    metrics.observe_model(_loaded(train_small(seed=1).bundle))
+    value = metrics.registry.get_sample_value
+    assert value("anomaly_detector_model_reference_score", {"quantile": "0.5"}) > 0
+    svm = OneClassSVM(gamma="scale").fit(np.random.default_rng(0).normal(size=(200, 3)))
+    joblib.dump(svm, tmp_path / "model.joblib")
+    metrics.observe_model(_loaded(load_bundle(tmp_path / "model.joblib")))
+    for quantile in ("0.01", "0.5", "0.99"):
+        assert value("anomaly_detector_model_reference_score", {"quantile": quantile}) is None
+    assert value("anomaly_detector_model_expected_anomaly_ratio") == 0

@@ -22,8 +22,11 @@ from anomaly_detector.serving.store_hooks import LogHooks, MetricsHooks
 from factories import numeric_frame, write_bundle
 
 
-def make_store(path, *, grace=0.0, models_dir=None, require_checksum=True, hooks=(), **options):
-    """A store on ``path`` with metrics and log hooks; ``store.metrics`` is its Metrics."""
+def make_store(path, *, grace=0.0, models_dir=None, require_checksum=False, hooks=(), **options):
+    """A store on ``path`` with metrics and log hooks; ``store.metrics`` is its Metrics.
+
+    Lenient by default, as the service; tests of the strict rule say so.
+    """
     metrics = Metrics()
     files = ModelFiles(path, publish_grace_seconds=grace)
     store = ModelStore(
@@ -51,7 +54,7 @@ def _publish(source, target):
 
 @pytest.fixture
 def store(tmp_path):
-    """A strict store serving a bundle; no publish grace, so a bad file is refused at once."""
+    """A store serving a bundle; no publish grace, so a bad file is refused at once."""
     _, path = write_bundle(tmp_path / "serve", seed=1)
     store = make_store(path)
     assert store.reload("start-up").loaded
@@ -151,6 +154,7 @@ def test_model_file_ahead_of_its_model_json_is_a_publish_in_progress(store, tmp_
 
 
 def test_mismatch_past_the_grace_is_refused_once_per_pair_of_files(store, tmp_path, caplog):
+    store.require_checksum = True
     store.files.publish_grace_seconds = 0.3
     serving = store.current
     _, new_path = write_bundle(tmp_path / "new", seed=2)
@@ -297,6 +301,7 @@ def test_hooks_hear_of_loads_and_refusals_with_the_model_they_replace(store, tmp
         def on_model_refused(self, error, previous, trigger):
             heard.append(("refused", error.reason, previous.version, trigger))
 
+    store.require_checksum = True
     store.hooks.append(Recorder())
     serving = store.current.version
     new_bundle, new_path = write_bundle(tmp_path / "new", seed=2)
@@ -308,3 +313,41 @@ def test_hooks_hear_of_loads_and_refusals_with_the_model_they_replace(store, tmp
         ("load", new_bundle.version, serving, "file changed"),
         ("refused", "checksum_mismatch", new_bundle.version, "admin request"),
     ]
+
+
+def test_a_model_json_the_service_wrote_never_counts_as_published(tmp_path):
+    """Lenient mode describes a file it could not verify; that must not vouch for it later."""
+    _, path = write_bundle(tmp_path / "models", seed=1)
+    _, other = write_bundle(tmp_path / "other", seed=2)
+    shutil.copy(other, path)  # the model file alone
+    old = time.time() - 60
+    os.utime(path, (old, old))
+    lenient = make_store(path)
+    assert lenient.reload("start-up").loaded and not lenient.current.checksum_verified
+    written = json.loads(path.with_name(METADATA_FILENAME).read_text())
+    assert written["sha256_source"].startswith("service")
+    before = path.with_name(METADATA_FILENAME).stat().st_mtime_ns
+
+    again = make_store(path)  # a restart, or another worker
+    assert again.reload("start-up").loaded and not again.current.checksum_verified
+    assert path.with_name(METADATA_FILENAME).stat().st_mtime_ns == before  # not rewritten
+    strict = make_store(path, require_checksum=True)
+    refused = strict.reload("start-up")
+    assert not refused.loaded and "without a published checksum" in refused.message
+    assert strict.refused_state is not None
+
+
+def test_anything_the_loader_raises_is_a_counted_refusal_not_retried(store, caplog, monkeypatch):
+    """A bug must not stop the service from starting or make the watcher spin on a file."""
+
+    def broken_load(*args, **kwargs):
+        raise RuntimeError("a bug in some library")
+
+    serving = store.current
+    monkeypatch.setattr(store.loader, "load", broken_load)
+    with caplog.at_level(logging.ERROR, logger="anomaly_detector.model"):
+        result = store.reload("file changed")
+    assert not result.loaded and "RuntimeError: a bug in some library" in result.message
+    assert store.current is serving and _reloads(store.metrics, "failure") == 1
+    assert "unexpected error while loading" in caplog.text
+    assert not store.changed_on_disk()

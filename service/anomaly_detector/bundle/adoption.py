@@ -14,10 +14,10 @@ import platform
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import sklearn
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
-from sklearn.utils import get_tags
 
 from anomaly_detector.bundle.model import Decision, ModelBundle
 from anomaly_detector.data.feature_schema import Feature, FeatureSchema
@@ -26,6 +26,24 @@ from anomaly_detector.errors import BundleError
 
 
 def adopt(model: Any, sha256: str, file_name: str) -> ModelBundle:
+    """Wrap a fitted scikit-learn outlier estimator or pipeline (see ``_adopt``).
+
+    Raises:
+        BundleError: not a fitted outlier estimator, or one that cannot be wrapped
+            (whatever scikit-learn raised is in the message).
+    """
+    try:
+        return _adopt(model, sha256, file_name)
+    except BundleError:
+        raise
+    except Exception as exc:  # a file can hold any object; its methods raise anything
+        raise BundleError(
+            f"{file_name} holds {type(model).__name__}, which cannot be served: "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
+
+
+def _adopt(model: Any, sha256: str, file_name: str) -> ModelBundle:
     """Wrap a fitted scikit-learn outlier estimator or pipeline.
 
     Args:
@@ -38,6 +56,10 @@ def adopt(model: Any, sha256: str, file_name: str) -> ModelBundle:
         BundleError: not a fitted outlier estimator (or pipeline ending in one).
     """
     steps = model.steps if isinstance(model, Pipeline) else [("model", model)]
+    # "passthrough" and None are valid Pipeline steps that do nothing.
+    steps = [(name, step) for name, step in steps if step not in (None, "passthrough")]
+    if not steps:
+        raise BundleError(f"{file_name} holds an empty Pipeline")
     estimator = steps[-1][1]
     detector_class = registry.adopting_class(estimator)
     offset = np.asarray(getattr(estimator, "offset_", np.nan), dtype=np.float64).reshape(-1)
@@ -57,7 +79,7 @@ def adopt(model: Any, sha256: str, file_name: str) -> ModelBundle:
     # spares scikit-learn's "fitted without feature names" warning).
     as_input = FunctionTransformer(None if fitted_names is not None else np.asarray)
     preprocessor = Pipeline([("as_input", as_input), *steps[:-1]]) if len(steps) > 1 else as_input
-    accepts_missing = all(get_tags(step).input_tags.allow_nan for _, step in steps)
+    accepts_missing = _accepts_missing(model, n_features, fitted_names)
     threshold = -float(offset[0])
     metadata = {
         "version": f"adopted-{sha256[:12]}",
@@ -84,3 +106,18 @@ def adopt(model: Any, sha256: str, file_name: str) -> ModelBundle:
         ),
         metadata=metadata,
     )
+
+
+def _accepts_missing(model: Any, n_features: int, names) -> bool:
+    """Whether the model scores a row of NaN (it imputes, or its estimator routes NaN).
+
+    Asked of the model itself: tags say what one step takes, not whether a
+    pipeline's imputer removes NaN before the step that would refuse it.
+    """
+    row = np.full((1, n_features), np.nan)
+    probe = pd.DataFrame(row, columns=list(names)) if names is not None else row
+    try:
+        scores = np.asarray(model.score_samples(probe), dtype=np.float64)
+    except ValueError:  # scikit-learn's "Input X contains NaN"
+        return False
+    return bool(np.all(np.isfinite(scores)))

@@ -53,10 +53,12 @@ def save_bundle(
     return model_path, metadata_path
 
 
-def write_metadata(model_path: Path, metadata: dict[str, Any], sha256: str) -> Path:
+def write_metadata(
+    model_path: Path, metadata: dict[str, Any], sha256: str, extra: dict[str, Any] | None = None
+) -> Path:
     """Write ``model.json`` beside ``model_path``: ``metadata`` plus the file's hash and name."""
     metadata_path = Path(model_path).with_name(METADATA_FILENAME)
-    document = {**metadata, "sha256": sha256, "file": Path(model_path).name}
+    document = {**metadata, "sha256": sha256, "file": Path(model_path).name, **(extra or {})}
     text = json.dumps(document, indent=2, sort_keys=False, default=str) + "\n"
     atomic_write(metadata_path, lambda handle: handle.write(text), mode="w")
     return metadata_path

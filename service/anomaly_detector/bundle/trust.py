@@ -31,7 +31,10 @@ from anomaly_detector.bundle.model import ModelBundle
 from anomaly_detector.errors import BundleError
 
 # The refusals a file without a matching model.json gets.
-CHECKSUM_REASONS = frozenset({"checksum_missing", "checksum_mismatch"})
+CHECKSUM_REASONS = frozenset({"checksum_missing", "checksum_mismatch", "checksum_unpublished"})
+# What the service writes into a model.json it wrote itself, for a file it loaded
+# without a published checksum: such a model.json describes, it never vouches.
+SERVICE_WRITTEN = {"sha256_source": "service (not published)"}
 
 
 @dataclass(frozen=True)
@@ -81,11 +84,11 @@ def _read_bytes(real_path: Path) -> bytes:
 
 
 def recorded_checksum(real_path: Path) -> tuple[str, str | None]:
-    """The ``sha256`` and ``file`` recorded in the ``model.json`` beside ``real_path``.
+    """The ``sha256`` and ``file`` a publisher recorded in the ``model.json`` beside ``real_path``.
 
     Raises:
         BundleError: ``checksum_missing`` when model.json is absent, unreadable or
-            has no sha256.
+            has no sha256; ``checksum_unpublished`` when the service wrote it itself.
     """
     name = real_path.name
     try:
@@ -101,6 +104,16 @@ def recorded_checksum(real_path: Path) -> tuple[str, str | None]:
             reason="checksum_missing",
         ) from exc
     sha256 = metadata.get("sha256") if isinstance(metadata, dict) else None
+    if (
+        isinstance(metadata, dict)
+        and metadata.get("sha256_source") == SERVICE_WRITTEN["sha256_source"]
+    ):
+        raise BundleError(
+            f"{METADATA_FILENAME} was written by the service for {name}, which it loaded "
+            "without a published checksum; publish with `anomaly-detector train` or "
+            "save_bundle to verify it",
+            reason="checksum_unpublished",
+        )
     if not isinstance(sha256, str):
         raise BundleError(
             f"{METADATA_FILENAME} has no sha256: the checksum of {name} cannot be verified",

@@ -207,10 +207,7 @@ def _check_category(feature: Feature, value: Any) -> str:
     """A categorical value as its category text, refusing numbers that name no category."""
     if isinstance(value, str):
         return value
-    if isinstance(value, bool):
-        # A true/false CSV column trains as the categories "False" and "True".
-        return str(value)
-    if not isinstance(value, int | float):
+    if not isinstance(value, bool | int | float):
         raise InputError(
             "non_numeric",
             f"feature {feature.name!r} is categorical and expects a string, "
@@ -219,7 +216,8 @@ def _check_category(feature: Feature, value: Any) -> str:
     if isinstance(value, float) and not math.isfinite(value):
         raise InputError("non_finite", f"feature {feature.name!r} must be finite")
     try:
-        text = _category_string(value)
+        # A true/false CSV column trains as the categories "False" and "True".
+        text = str(value) if isinstance(value, bool) else _category_string(value)
     except ValueError:  # an int beyond Python's str() digit limit
         raise InputError(
             "invalid_request", f"feature {feature.name!r}: number too long for a category"
@@ -229,10 +227,11 @@ def _check_category(feature: Feature, value: Any) -> str:
         # (or the wrong column) instead of the category text.
         shown = ", ".join(repr(c) for c in feature.categories[:12])
         more = ", ..." if len(feature.categories) > 12 else ""
+        kind = "boolean" if isinstance(value, bool) else "number"
         raise InputError(
             "invalid_category",
             f"feature {feature.name!r} is categorical and expects one of {shown}{more} "
-            f"(as text), got the number {value!r}",
+            f"(as text), got the {kind} {value!r}",
         )
     return text
 

@@ -19,6 +19,7 @@ from anomaly_detector.detectors.base import Detector
 from anomaly_detector.detectors.isolation_forest import IsolationForestDetector
 from anomaly_detector.detectors.sklearn_outlier import SklearnOutlierDetector
 from anomaly_detector.errors import InputError
+from anomaly_detector.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -44,14 +45,22 @@ def register(cls: type[Detector]) -> type[Detector]:
     return cls
 
 
+def _configured_plugins() -> str:
+    """``DETECTOR_PLUGINS`` as the service reads it: the environment, else ``.env``."""
+    try:
+        return Settings().detector_plugins
+    except ValueError:  # another setting is invalid: that is the service's error to report
+        return os.environ.get(PLUGINS_VARIABLE, "")
+
+
 def load_plugins(modules: str | None = None) -> None:
-    """Import the plugin modules (``modules``, else ``$DETECTOR_PLUGINS``) and entry points.
+    """Import the plugin modules (``modules``, else ``DETECTOR_PLUGINS``) and entry points.
 
     Raises:
         ImportError: a listed module cannot be imported (the message names it).
     """
     global _plugins_loaded
-    listed = os.environ.get(PLUGINS_VARIABLE, "") if modules is None else modules
+    listed = _configured_plugins() if modules is None else modules
     for module in (name.strip() for name in listed.split(",")):
         if module:
             try:

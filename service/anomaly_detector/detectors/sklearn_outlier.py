@@ -10,6 +10,8 @@ is adopted as ``isolation_forest`` instead, which is compiled.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
@@ -44,7 +46,12 @@ class SklearnOutlierDetector(Detector):
         if names is not None and isinstance(inputs, np.ndarray):
             # Fitted on a frame: scikit-learn checks the column names.
             inputs = pd.DataFrame(inputs, columns=names)
-        return -np.asarray(self.estimator_.score_samples(inputs), dtype=np.float64)
+        with warnings.catch_warnings():
+            # LocalOutlierFactor passes an array to its own kneighbors even when given
+            # the frame it was fitted on, and scikit-learn then warns on every call.
+            warnings.filterwarnings("ignore", "X does not have valid feature names")
+            scores = self.estimator_.score_samples(inputs)
+        return -np.asarray(scores, dtype=np.float64)
 
     @classmethod
     def adopts(cls, estimator) -> bool:

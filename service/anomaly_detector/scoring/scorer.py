@@ -18,6 +18,7 @@ import pandas as pd
 
 from anomaly_detector.bundle.model import ModelBundle
 from anomaly_detector.detectors.base import CompiledDetector
+from anomaly_detector.errors import InputError
 from anomaly_detector.preprocessing.compiled import (
     CompiledPreprocessing,
     NotCompilable,
@@ -81,8 +82,15 @@ class Scorer:
         return self._finish(self._scores(self._inputs_of_rows(rows)))
 
     def predict_frame(self, frame: pd.DataFrame) -> Prediction:
-        """Predictions for a frame holding (at least) the schema's columns, e.g. a CSV chunk."""
+        """Predictions for a frame holding (at least) the schema's columns, e.g. a CSV chunk.
+
+        Raises:
+            InputError: a schema column is absent, or (``missing_value``) a cell is empty
+                or unparseable for a model that has no imputation.
+        """
         inputs = self.schema.coerce_frame(frame)
+        if not self.schema.accepts_missing:
+            _refuse_missing(inputs)
         if self.preprocessing is None:
             model_inputs = self.bundle.preprocessor.transform(inputs)
         else:
@@ -106,3 +114,16 @@ class Scorer:
     def _finish(self, anomaly_score: np.ndarray) -> Prediction:
         anomaly_score = np.asarray(anomaly_score, dtype=np.float64)
         return Prediction(anomaly_score, anomaly_score <= self.threshold)
+
+
+def _refuse_missing(inputs: pd.DataFrame) -> None:
+    """``InputError`` naming the rows with empty cells, for a model that cannot impute."""
+    rows = inputs.index[inputs.isna().any(axis=1)]
+    if len(rows):
+        shown = ", ".join(map(str, rows[:10])) + (", ..." if len(rows) > 10 else "")
+        raise InputError(
+            "missing_value",
+            f"{len(rows)} row(s) have empty or unparseable cells (row {shown}), but this "
+            "model has no imputation (a plain scikit-learn estimator that refuses missing "
+            "values): fill them or drop those rows",
+        )

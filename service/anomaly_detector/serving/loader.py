@@ -16,7 +16,7 @@ from pathlib import Path
 
 from anomaly_detector.bundle.io import read_metadata, write_metadata
 from anomaly_detector.bundle.model import ModelBundle
-from anomaly_detector.bundle.trust import TrustedBundle, load_trusted_bundle
+from anomaly_detector.bundle.trust import SERVICE_WRITTEN, TrustedBundle, load_trusted_bundle
 from anomaly_detector.errors import BundleError
 from anomaly_detector.scoring.canary import validate
 from anomaly_detector.scoring.scorer import Scorer
@@ -110,10 +110,15 @@ class ModelLoader:
     ) -> FileState | None:
         """Write model.json for a file loaded without a matching one; its new state.
 
-        A model.json that describes another file (the other format published
-        beside this one) is left alone.
+        What the service writes is marked as its own (``SERVICE_WRITTEN``): it
+        describes the file for people and tools, and never counts as a published
+        checksum, here, after a restart, in another worker or with REQUIRE_CHECKSUM.
+        A model.json that describes another file (the other format published beside
+        this one) is left alone, and one the service already wrote for these bytes
+        is not written again.
         """
-        described = (read_metadata(trusted.real_path) or {}).get("file")
+        existing = read_metadata(trusted.real_path) or {}
+        described = existing.get("file")
         log.warning(
             "model checksum not verified",
             extra={
@@ -126,8 +131,12 @@ class ModelLoader:
         )
         if described not in (None, trusted.real_path.name):
             return metadata_state
+        if existing.get("sha256") == trusted.sha256 and existing.get("sha256_source"):
+            return metadata_state
         try:
-            path = write_metadata(trusted.real_path, trusted.bundle.metadata, trusted.sha256)
+            path = write_metadata(
+                trusted.real_path, trusted.bundle.metadata, trusted.sha256, SERVICE_WRITTEN
+            )
         except OSError as exc:  # a read-only models folder (the api container mounts it so)
             log.info("model.json not refreshed: %s", exc)
             return metadata_state

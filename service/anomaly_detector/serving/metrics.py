@@ -176,6 +176,7 @@ class Metrics:
         self._prediction_children: dict[tuple[str, str], Counter] = {}
         self._rejection_children: dict[str, Counter] = {}
         self._model_labels: tuple[str, str] | None = None
+        self._reference_quantiles: set[str] = set()
         # Pre-create label values so dashboards and alerts see zeros, not gaps.
         for reason in REJECT_REASONS:
             self.count_rejection(reason, 0)
@@ -200,7 +201,15 @@ class Metrics:
         self.model_info.labels(version=version, detector=detector).set(1)
         self.model_threshold.set(bundle.threshold)
         reference = bundle.metadata.get("reference_scores") or {}
-        for quantile, value in (reference.get("quantiles") or {}).items():
+        quantiles = reference.get("quantiles") or {}
+        for quantile in self._reference_quantiles - set(quantiles):
+            # The previous model's reference must not stay exported: the drift alert
+            # would compare the new model's scores with it. NaN first, for the shared
+            # files of multiprocess mode, which remove() leaves behind.
+            self.model_reference_score.labels(quantile=quantile).set(float("nan"))
+            self.model_reference_score.remove(quantile)
+        self._reference_quantiles = set(quantiles)
+        for quantile, value in quantiles.items():
             self.model_reference_score.labels(quantile=quantile).set(value)
         # A model that says nothing expects nothing: the spike alert then needs +5 points.
         self.model_expected_anomaly_ratio.set(float(reference.get("alert_rate", 0.0)))

@@ -10,6 +10,7 @@ the manner of MLServer's model registry.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,6 +20,8 @@ from anomaly_detector.bundle.trust import CHECKSUM_REASONS
 from anomaly_detector.errors import BundleError
 from anomaly_detector.serving.loader import LoadedModel, ModelLoader
 from anomaly_detector.serving.model_files import DiskState, ModelFiles
+
+log = logging.getLogger("anomaly_detector.model")
 
 
 @dataclass(frozen=True)
@@ -91,12 +94,7 @@ class ModelStore:
             try:
                 # During a publish the pair may not match yet: wait for it rather than
                 # load the new file with the old model.json.
-                loaded = self.loader.load(
-                    state,
-                    previous,
-                    allow_schema_change=allow,
-                    require_checksum=self.require_checksum or publishing,
-                )
+                loaded = self._load(state, previous, allow, publishing)
             except BundleError as error:
                 if error.reason in CHECKSUM_REASONS and publishing:
                     message = f"publish in progress, retrying: {error.message}"
@@ -113,6 +111,25 @@ class ModelStore:
             self.last_error = None
             self._tell("on_model_load", loaded, previous, trigger)
             return ReloadResult(True, loaded.version, "model loaded", serving)
+
+    def _load(self, state, previous, allow: bool, publishing: bool) -> LoadedModel:
+        """The loader's candidate; anything it raises besides ``BundleError`` becomes one.
+
+        A model file can hold any object, and a bug must not stop the service from
+        starting or make the watcher retry the same file forever.
+        """
+        try:
+            return self.loader.load(
+                state,
+                previous,
+                allow_schema_change=allow,
+                require_checksum=self.require_checksum or publishing,
+            )
+        except BundleError:
+            raise
+        except Exception as exc:
+            log.exception("unexpected error while loading %s", self.files.path)
+            raise BundleError(f"cannot load the model: {type(exc).__name__}: {exc}") from exc
 
     def changed_on_disk(self) -> bool:
         """True when the files differ from the served pair and from the last refused pair."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from anomaly_detector.serving.api.admission import Admission
@@ -86,3 +88,51 @@ def test_refusals_are_counted_once_by_reason():
     assert error.reason == "body_too_large"
     value = metrics.registry.get_sample_value
     assert value("anomaly_detector_rejected_requests_total", {"reason": "body_too_large"}) == 1
+
+
+def _post_then_disconnect(app, path: str) -> list[dict]:
+    """ASGI: a POST whose client goes away after 10 of the 200 bytes it announced."""
+    messages = [
+        {"type": "http.request", "body": b'{"feature_', "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    sent: list[dict] = []
+
+    async def receive():
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+        "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
+        "root_path": "", "server": ("testserver", 80), "client": ("127.0.0.1", 5000),
+        "headers": [(b"content-type", b"application/json"), (b"content-length", b"200")],
+        "state": {},
+    }  # fmt: skip
+    asyncio.run(app(scope, receive, send))
+    return sent
+
+
+@pytest.mark.parametrize(
+    ("fast_lane", "path"),
+    [(True, "/prediction"), (False, "/prediction"), (True, "/predictions")],
+    ids=["fast-lane", "routed", "routed-batch"],
+)
+def test_a_client_gone_mid_body_is_no_refusal_on_either_path(make_client, fast_lane, path):
+    client = make_client(fast_lane=fast_lane)
+    registry = client.app.state.metrics.registry
+    refusals = lambda: sum(  # noqa: E731 - a probe read twice
+        sample.value
+        for family in registry.collect()
+        if family.name == "anomaly_detector_rejected_requests"
+        for sample in family.samples
+        if sample.name.endswith("_total")
+    )
+    before = refusals()
+    assert _post_then_disconnect(client.app, path) == []  # nobody to answer
+    assert refusals() == before
+    labels = {"route": path, "method": "POST", "status": "499"}
+    assert registry.get_sample_value("http_requests_total", labels) == 1
+    assert client.app.state.admission.in_flight == 0

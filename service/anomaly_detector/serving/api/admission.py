@@ -16,7 +16,13 @@ from __future__ import annotations
 
 import hmac
 
-from anomaly_detector.serving.api.errors import ApiError, BodyTooLarge, Overloaded, Unauthorized
+from anomaly_detector.serving.api.errors import (
+    ApiError,
+    BodyTooLarge,
+    ClientGone,
+    Overloaded,
+    Unauthorized,
+)
 from anomaly_detector.serving.metrics import Metrics
 
 PROTECTED_PATHS = frozenset({"/prediction", "/predictions", "/model_information"})
@@ -78,13 +84,18 @@ class Admission:
         return error
 
     async def read_body(self, receive) -> bytes:
-        """The whole body of an ASGI request, or ``BodyTooLarge`` past the limit."""
+        """The whole body of an ASGI request.
+
+        Raises:
+            BodyTooLarge: past the limit.
+            ClientGone: the client disconnected before the body was complete.
+        """
         chunks = []
         size = 0
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
-                break
+                raise ClientGone()
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_body_bytes:

@@ -2,8 +2,12 @@
 
 Every refusal answers ``{"detail": <sentence>, "reason": <label>}``, is counted
 once in ``anomaly_detector_rejected_requests_total{reason}`` (by
-``Admission.refuse``) and never echoes raw values: FastAPI's own validation
+``Admission.count``) and never echoes raw values: FastAPI's own validation
 handler does, and fails to serialize NaN or Infinity.
+
+A client that disconnects before its body has arrived is not refused: there is
+nobody to answer. Both request paths record it as ``CLIENT_CLOSED`` (499, nginx's
+"client closed request") in the RED metrics and count no refusal.
 """
 
 from __future__ import annotations
@@ -22,6 +26,11 @@ from anomaly_detector.serving.api.responses import json_response
 MAX_DETAIL_CHARS = 4_000
 _DETAIL_TAIL_CHARS = 1_000
 _JSON_HEADER = (b"content-type", b"application/json")
+CLIENT_CLOSED = 499
+
+
+class ClientGone(Exception):
+    """The client disconnected before its request body was complete."""
 
 
 def bounded_detail(detail: str) -> str:

@@ -20,7 +20,13 @@ import orjson
 
 from anomaly_detector.serving.api.admission import Admission
 from anomaly_detector.serving.api.deadlines import Deadlines
-from anomaly_detector.serving.api.errors import ApiError, NoModel, error_parts
+from anomaly_detector.serving.api.errors import (
+    CLIENT_CLOSED,
+    ApiError,
+    ClientGone,
+    NoModel,
+    error_parts,
+)
 from anomaly_detector.serving.api.parsing import parse_json_body
 from anomaly_detector.serving.api.recorder import RequestRecorder
 from anomaly_detector.serving.api.routes.prediction import predict_one
@@ -58,7 +64,11 @@ class PredictionFastLane:
         in_flight.inc()
         status, version = 500, None
         try:
-            status, body, headers, version = await self._respond(scope, receive)
+            try:
+                status, body, headers, version = await self._respond(scope, receive)
+            except ClientGone:  # nobody to answer; not a refusal either
+                status = CLIENT_CLOSED
+                return
             # A length, not chunked encoding: the response is one small block.
             headers.append((b"content-length", b"%d" % len(body)))
             await send({"type": "http.response.start", "status": status, "headers": headers})
@@ -90,6 +100,8 @@ class PredictionFastLane:
             return 200, orjson.dumps(result), [_JSON_TYPE], model.version
         except ApiError as exc:
             error = exc
+        except ClientGone:
+            raise
         except Exception:  # never a traceback to the client; the log has it
             log.exception("unexpected error in POST /prediction")
             return 500, orjson.dumps({"detail": "internal error", "reason": "internal"}), \

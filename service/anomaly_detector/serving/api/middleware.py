@@ -10,11 +10,18 @@ from __future__ import annotations
 
 import time
 
+from starlette.requests import ClientDisconnect
 from starlette.routing import Match
 
 from anomaly_detector.serving.api.admission import Admission
 from anomaly_detector.serving.api.deadlines import Deadlines
-from anomaly_detector.serving.api.errors import ApiError, RequestTimedOut, send_error
+from anomaly_detector.serving.api.errors import (
+    CLIENT_CLOSED,
+    ApiError,
+    ClientGone,
+    RequestTimedOut,
+    send_error,
+)
 from anomaly_detector.serving.api.recorder import RequestRecorder
 from anomaly_detector.serving.metrics import UNMATCHED_ROUTE
 
@@ -76,6 +83,9 @@ class ObservabilityMiddleware:
             self.admission.count(timed_out)
             if status_holder[0] is None:
                 await send_error(send, timed_out)
+        except (ClientDisconnect, ClientGone):  # nobody to answer; not a refusal either
+            if status_holder[0] is None:
+                status_holder[0] = CLIENT_CLOSED
         finally:
             self.admission.release()
 
