@@ -100,7 +100,12 @@ def test_it_serves_with_its_scores_identity_and_buckets(zscore_model, tmp_path, 
         assert answers[0].json()["is_inlier"] and not answers[1].json()["is_inlier"]
         info = httpx.get(server.url + "/model_information").json()
         assert info["detector"] == "zscore" and info["fast_path"] is True
-        assert info["score"] == {"range": [0.0, "inf"], "meaning": ZSCORE_MEANING}
+        assert info["score"] == {
+            "range": [0.0, "inf"],
+            "meaning": ZSCORE_MEANING,
+            "raw_meaning": "higher is more anomalous",
+            "scaled": False,
+        }
         assert server.metric("anomaly_detector_model_info", {"detector": "zscore"}) == 1
         # Its own buckets resolve its scores: the odd row lands far above 10.
         bucket = "anomaly_detector_anomaly_score_bucket"

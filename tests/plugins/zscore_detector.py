@@ -33,6 +33,7 @@ class ZScoreDetector(Detector):
     name = "zscore"
     summary = "test-only: the largest |z-score| among a row's inputs"
     params = (Param("min_scale", 1e-6, "smallest standard deviation used for a feature"),)
+    calibrated = True  # its own scale: z-scores, not training percentiles
     score_range = (0.0, np.inf)
     score_meaning = "largest absolute z-score of the row's preprocessed inputs"
     score_buckets = (1.0, 2.0, 3.0, 4.0, 6.0, 10.0, 100.0)

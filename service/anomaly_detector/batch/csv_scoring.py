@@ -18,7 +18,8 @@ def score_csv(
     chunk_rows: int = 100_000,
     progress: TextIO | None = None,
 ) -> int:
-    """Write ``out`` = every input row plus ``anomaly_score`` and ``is_inlier``.
+    """Write ``out`` = every input row plus ``anomaly_score``, ``is_inlier`` and, for a
+    scaled detector, ``raw_score``.
 
     Reads ``chunk_rows`` rows at a time, so memory does not grow with the file.
     The output appears atomically when complete.
@@ -49,6 +50,8 @@ def score_csv(
             chunk = chunk.assign(
                 anomaly_score=prediction.anomaly_score, is_inlier=prediction.is_inlier
             )
+            if scorer.scale is not None:
+                chunk = chunk.assign(raw_score=prediction.raw_score)
             chunk.to_csv(handle, header=index == 0, index=False)
             total += len(chunk)
             if progress is not None:

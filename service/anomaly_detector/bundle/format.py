@@ -8,6 +8,7 @@ not depend on where classes live. Version 2::
      "preprocessor": <fitted scikit-learn transformer>,
      "schema": {"features": [...], "ignored": [...], "accepts_missing": true},
      "decision": {"threshold": ..., "contamination": ...},
+     "scale": {"raw": [...], "levels": [...], "tail": ...} or None,
      "metadata": {...}}
 
 Version 1 (before core v2) held a ``Pipeline(preprocess, IsolationForest)``, the
@@ -24,6 +25,7 @@ from sklearn.pipeline import Pipeline
 from anomaly_detector.bundle.model import Decision, ModelBundle
 from anomaly_detector.data.feature_schema import FeatureSchema
 from anomaly_detector.detectors import registry
+from anomaly_detector.detectors.scale import PercentileScale
 from anomaly_detector.errors import BundleError, InputError
 
 BUNDLE_FORMAT = "anomaly-detector-bundle"
@@ -55,6 +57,7 @@ def to_payload(bundle: ModelBundle) -> dict[str, Any]:
             "accepts_missing": bundle.schema.accepts_missing,
         },
         "decision": bundle.decision.to_dict(),
+        "scale": None if bundle.scale is None else bundle.scale.state(),
         "metadata": bundle.metadata,
     }
 
@@ -99,6 +102,7 @@ def _read_v2(payload: dict[str, Any]) -> ModelBundle:
         decision=Decision.from_dict(payload["decision"]),
         metadata=dict(payload.get("metadata") or {}),
         task=payload.get("task", cls.task),
+        scale=PercentileScale.from_state(payload["scale"]) if payload.get("scale") else None,
     )
 
 

@@ -10,6 +10,7 @@ import pandas as pd
 
 from anomaly_detector.data.feature_schema import FeatureSchema
 from anomaly_detector.detectors.base import Detector, Task
+from anomaly_detector.detectors.scale import PercentileScale
 
 
 @dataclass
@@ -47,6 +48,8 @@ class ModelBundle:
         decision: the threshold (and what set it).
         metadata: what ``model.json`` shows: version, training facts, evaluation.
         task: the detector's task.
+        scale: raw score -> anomaly score, fitted on the training rows (None: the
+            detector is calibrated and its raw score is the anomaly score).
     """
 
     preprocessor: Any
@@ -55,6 +58,7 @@ class ModelBundle:
     decision: Decision
     metadata: dict[str, Any] = field(default_factory=dict)
     task: Task = "unsupervised"
+    scale: PercentileScale | None = None
 
     @property
     def version(self) -> str:
@@ -81,6 +85,15 @@ class ModelBundle:
         """
         return self.preprocessor.transform(self.schema.coerce_frame(frame))
 
-    def reference_scores(self, frame: pd.DataFrame) -> np.ndarray:
-        """Anomaly scores through the fitting libraries alone: what the compiled path must equal."""
+    def reference_raw_scores(self, frame: pd.DataFrame) -> np.ndarray:
+        """Raw scores through the fitting libraries alone: what the compiled path must equal."""
         return np.asarray(self.detector.score(self.model_inputs(frame)), dtype=np.float64)
+
+    def reference_scores(self, frame: pd.DataFrame) -> np.ndarray:
+        """Anomaly scores through the fitting libraries (and the scale, if any)."""
+        return self.to_anomaly_scores(self.reference_raw_scores(frame))
+
+    def to_anomaly_scores(self, raw_scores: np.ndarray) -> np.ndarray:
+        """Raw scores on the anomaly-score scale people and thresholds use."""
+        raw_scores = np.asarray(raw_scores, dtype=np.float64)
+        return raw_scores if self.scale is None else self.scale.apply(raw_scores)

@@ -21,7 +21,12 @@ from typing import Any, ClassVar, Literal, Protocol
 
 import numpy as np
 
+from anomaly_detector.detectors import scale
+
 Task = Literal["unsupervised", "supervised", "timeseries"]
+# Share of training rows a scaled detector flags when no contamination is given:
+# the contamination of the default model (make model).
+DEFAULT_CONTAMINATION = 0.03
 
 
 @dataclass(frozen=True)
@@ -54,7 +59,8 @@ class Detector(ABC):
     """Base class of every detector.
 
     Subclasses set the class attributes below and implement ``fit`` and ``score``;
-    ``compile`` is optional (without it the scorer calls ``score``).
+    ``compile`` is optional (without it the scorer calls ``score``). ``fit``,
+    ``score`` and ``compile`` deal in *raw* scores, in the detector's own units.
 
     Attributes:
         name: the registry key, as users type it (``--detector NAME``).
@@ -62,12 +68,20 @@ class Detector(ABC):
             come later.
         summary: one line on what the detector does and when it works well.
         params: the hyperparameters and their defaults.
-        score_range: (low, high) every score lies in; the canary checks it.
-        score_meaning: what a score means, for ``/model_information`` and the docs.
-        score_buckets: histogram bucket bounds that resolve the usual scores.
-        default_threshold: the threshold when no contamination is given, if the
-            score has a natural boundary (0.5 for the Isolation Forest); None:
-            training requires a contamination.
+        raw_score_meaning: what a raw score is (a distance, a log-density, ...).
+        calibrated: the raw score is already the anomaly score people see (the
+            Isolation Forest's paper score). Otherwise training fits a
+            ``scale.PercentileScale`` on the training rows' raw scores, and the
+            anomaly score is that training percentile, in [0, 1).
+        score_range: (low, high) every anomaly score lies in; the canary checks it.
+        score_meaning: what an anomaly score means, for ``/model_information``.
+        score_buckets: histogram bucket bounds that resolve the usual anomaly scores.
+        default_threshold: the threshold when no contamination is given (0.5, the
+            paper's, for the Isolation Forest; ``1 - DEFAULT_CONTAMINATION`` on the
+            percentile scale); None: training requires a contamination.
+        search_space: the few parameter sets ``--detector auto`` tries (each
+            merged over the defaults; ``{}`` is the defaults). Keep it small: auto
+            fits every entry of every detector.
         skops_types: library types (beyond skops' own) the fitted state holds.
         adopts_any: this class takes any outlier estimator that no other class
             ``adopts`` (the registry asks it last).
@@ -77,10 +91,13 @@ class Detector(ABC):
     task: ClassVar[Task] = "unsupervised"
     summary: ClassVar[str] = ""
     params: ClassVar[tuple[Param, ...]] = ()
-    score_range: ClassVar[tuple[float, float]] = (-np.inf, np.inf)
-    score_meaning: ClassVar[str] = "higher is more anomalous"
-    score_buckets: ClassVar[tuple[float, ...]] = ()
-    default_threshold: ClassVar[float | None] = None
+    raw_score_meaning: ClassVar[str] = "higher is more anomalous"
+    calibrated: ClassVar[bool] = False
+    score_range: ClassVar[tuple[float, float]] = (0.0, 1.0)
+    score_meaning: ClassVar[str] = scale.MEANING
+    score_buckets: ClassVar[tuple[float, ...]] = scale.BUCKETS
+    default_threshold: ClassVar[float | None] = 1.0 - DEFAULT_CONTAMINATION
+    search_space: ClassVar[tuple[Mapping[str, Any], ...]] = ({},)
     skops_types: ClassVar[tuple[str, ...]] = ()
     adopts_any: ClassVar[bool] = False
 
@@ -96,7 +113,7 @@ class Detector(ABC):
 
     @abstractmethod
     def fit(self, inputs: np.ndarray) -> np.ndarray:
-        """Fit on preprocessed training inputs; return their anomaly scores.
+        """Fit on preprocessed training inputs; return their raw scores.
 
         Returning the scores lets training set the threshold and the drift
         reference without scoring the training rows a second time.
@@ -104,7 +121,7 @@ class Detector(ABC):
 
     @abstractmethod
     def score(self, inputs: np.ndarray) -> np.ndarray:
-        """Anomaly scores of preprocessed inputs through the fitting library (reference path)."""
+        """Raw scores of preprocessed inputs through the fitting libraries (reference path)."""
 
     def compile(self) -> CompiledDetector | None:
         """The hot-path form of the fitted detector, or None to score through ``score``."""
@@ -147,6 +164,8 @@ class Detector(ABC):
             "params": {k: jsonable(v) for k, v in self.hyperparameters.items()},
             "score_range": [jsonable(v) for v in self.score_range],
             "score_meaning": self.score_meaning,
+            "raw_score_meaning": self.raw_score_meaning,
+            "calibrated": self.calibrated,
         }
 
 

@@ -31,8 +31,13 @@ class SklearnOutlierDetector(Detector):
         "a fitted scikit-learn outlier estimator from a plain joblib dump, scored "
         "through scikit-learn (serving only; train it in your own code)"
     )
+    # No training scores come with a plain dump, so there is nothing to fit a scale on.
+    calibrated = True
+    score_range = (-np.inf, np.inf)
     score_meaning = "-score_samples of the adopted scikit-learn estimator; higher is more anomalous"
+    raw_score_meaning = score_meaning
     score_buckets = SCORE_BUCKETS
+    default_threshold = None
     adopts_any = True
 
     def fit(self, inputs: np.ndarray) -> np.ndarray:

@@ -61,11 +61,12 @@ def validate(bundle: ModelBundle) -> Scorer:
     try:
         scorer = Scorer(bundle)
         one_by_one = np.array([scorer.predict_one(row).anomaly_score for row in rows])
-        batch = scorer.predict_rows(rows * (-(-_BATCH_ROWS // len(rows)))).anomaly_score
-        reference = bundle.reference_scores(bundle.schema.frame_from_rows(rows))
+        predicted = scorer.predict_rows(rows * (-(-_BATCH_ROWS // len(rows))))
+        reference_raw = bundle.reference_raw_scores(bundle.schema.frame_from_rows(rows))
+        reference = bundle.to_anomaly_scores(reference_raw)
     except Exception as exc:  # a bundle can fail in any library it touches
         raise BundleError(f"bundle cannot score: {type(exc).__name__}: {exc}") from exc
-    batch = batch[: len(rows)]
+    batch, batch_raw = predicted.anomaly_score[: len(rows)], predicted.raw_score[: len(rows)]
     if not (np.all(np.isfinite(batch)) and np.all(np.isfinite(one_by_one))):
         raise BundleError("bundle scores canary rows to non-finite values")
     low, high = bundle.detector.score_range
@@ -73,7 +74,11 @@ def validate(bundle: ModelBundle) -> Scorer:
         raise BundleError(
             f"{bundle.detector_name} scores canary rows outside its range [{low}, {high}]"
         )
-    if np.max(np.abs(batch - reference)) > CANARY_TOLERANCE:
+    if (
+        np.max(np.abs(batch_raw - reference_raw))
+        > CANARY_TOLERANCE * max(1.0, float(np.max(np.abs(reference_raw))))
+        or np.max(np.abs(batch - reference)) > CANARY_TOLERANCE
+    ):
         raise BundleError("compiled scorer disagrees with the fitting libraries on canary rows")
     if np.max(np.abs(one_by_one - batch)) > CANARY_TOLERANCE:
         raise BundleError("one-row scorer disagrees with the batch scorer on canary rows")

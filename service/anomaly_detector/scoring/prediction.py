@@ -20,7 +20,10 @@ class Prediction:
         anomaly_score: higher is more anomalous; its range and meaning are the
             detector's (``Detector.score_range``, ``score_meaning``).
         is_inlier: False where ``anomaly_score`` is above the bundle's threshold.
+        raw_score: the detector's own score before the bundle's scale (equal to
+            ``anomaly_score`` for a calibrated detector such as the Isolation Forest).
     """
 
     anomaly_score: Any
     is_inlier: Any
+    raw_score: Any = None

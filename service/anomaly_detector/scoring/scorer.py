@@ -42,6 +42,7 @@ class Scorer:
         self.bundle = bundle
         self.schema = bundle.schema
         self.threshold = float(bundle.threshold)
+        self.scale = bundle.scale
         self.preprocessing: CompiledPreprocessing | None = None
         self.backend: CompiledDetector | None = None
         self.fallback_reason: str | None = None if compiled else "disabled"
@@ -71,11 +72,11 @@ class Scorer:
         scores them, instead of a dozen small numpy calls.
         """
         if self._fast:
-            score = self.backend.score_row(self.preprocessing.transform_row(row))
-            return Prediction(score, score <= self.threshold)
-        scores = self._scores(self._inputs_of_rows([row]))
-        score = float(scores[0])
-        return Prediction(score, score <= self.threshold)
+            raw = self.backend.score_row(self.preprocessing.transform_row(row))
+        else:
+            raw = float(self._scores(self._inputs_of_rows([row]))[0])
+        score = raw if self.scale is None else self.scale.apply_one(raw)
+        return Prediction(score, score <= self.threshold, raw)
 
     def predict_rows(self, rows: Sequence[Sequence[Any]]) -> Prediction:
         """Predictions for rows checked by ``FeatureSchema.row_from_vector/_mapping``."""
@@ -111,9 +112,10 @@ class Scorer:
             return self.backend.score_batch(np.asarray(model_inputs, dtype=np.float64))
         return self.bundle.detector.score(model_inputs)
 
-    def _finish(self, anomaly_score: np.ndarray) -> Prediction:
-        anomaly_score = np.asarray(anomaly_score, dtype=np.float64)
-        return Prediction(anomaly_score, anomaly_score <= self.threshold)
+    def _finish(self, raw_scores: np.ndarray) -> Prediction:
+        raw_scores = np.asarray(raw_scores, dtype=np.float64)
+        anomaly_score = raw_scores if self.scale is None else self.scale.apply(raw_scores)
+        return Prediction(anomaly_score, anomaly_score <= self.threshold, raw_scores)
 
 
 def _refuse_missing(inputs: pd.DataFrame) -> None:

@@ -81,7 +81,11 @@ def training_metadata(
         "features": profile.schema.to_dict(),
         "dropped_columns": profile.dropped,
         "params": described["params"],
-        "score": {"range": described["score_range"], "meaning": described["score_meaning"]},
+        "score": {
+            "range": described["score_range"],
+            "meaning": described["score_meaning"],
+            "raw_meaning": described["raw_score_meaning"],
+        },
         "threshold": threshold,
         "decision": {"threshold": threshold, "contamination": jsonable(contamination)},
         "training": {

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from anomaly_detector.serving.api.contract import FEATURES_EXAMPLE, VECTOR_EXAMPLE
+from factories import write_bundle
 
 
 def _reference(bundle, rows):
@@ -224,3 +225,50 @@ def test_unicode_feature_names_are_reported_not_crashing(client):
     response = client.post("/prediction", json={"features": {"λατένcy_☃": 1}})
     assert response.status_code == 422
     assert "λατένcy_☃" in response.json()["detail"]
+
+
+@pytest.fixture
+def scaled_client(make_client, tmp_path, request):
+    """A client serving a detector on the percentile scale (HBOS), on either request path."""
+    saved = write_bundle(tmp_path / "hbos", detector="hbos", seed=3)
+    return saved.bundle, make_client(model_path=saved.model_path, fast_lane=request.param)
+
+
+@pytest.mark.parametrize("scaled_client", [True, False], ids=["fast-lane", "routed"], indirect=True)
+def test_raw_score_is_the_detectors_own_score_when_asked(scaled_client):
+    bundle, client = scaled_client
+    # Request rate, error ratio, latencies and auth failures far beyond the training rows.
+    odd = ["mobile", 14, 20_000.0, 0.9, 9_000.0, 30_000.0, 20480, 512000, 6, 400]
+    frame = bundle.schema.frame_from_rows(
+        [bundle.schema.row_from_vector(r) for r in (VECTOR_EXAMPLE, odd)]
+    )
+    raw, scores = bundle.reference_raw_scores(frame), bundle.reference_scores(frame)
+    bodies = []
+    for row in (VECTOR_EXAMPLE, odd):
+        answer = client.post(
+            "/prediction", json={"feature_vector": row, "score": True, "raw_score": True}
+        )
+        assert answer.status_code == 200, answer.text
+        bodies.append(answer.json())
+    np.testing.assert_allclose([b["raw_score"] for b in bodies], raw, rtol=1e-9)
+    np.testing.assert_allclose([b["anomaly_score"] for b in bodies], scores, rtol=1e-9)
+    assert all(0.0 <= b["anomaly_score"] <= 1.0 for b in bodies)
+    assert bodies[1]["anomaly_score"] > bodies[0]["anomaly_score"] and not bodies[1]["is_inlier"]
+    plain = client.post(
+        "/prediction", json={"feature_vector": VECTOR_EXAMPLE, "score": True}
+    ).json()
+    assert "raw_score" not in plain
+    batch = client.post(
+        "/predictions", json={"feature_vectors": [VECTOR_EXAMPLE, odd], "raw_score": True}
+    ).json()
+    np.testing.assert_allclose(batch["raw_score"], raw, rtol=1e-9)
+    assert "anomaly_score" not in batch
+    info = client.get("/model_information").json()
+    assert info["detector"] == "hbos" and info["score"]["scaled"] is True
+    assert info["score"]["range"] == [0.0, 1.0] and "training" in info["score"]["meaning"]
+
+
+def test_raw_score_flag_must_be_a_boolean(client):
+    answer = client.post("/prediction", json={"feature_vector": VECTOR_EXAMPLE, "raw_score": "yes"})
+    assert answer.status_code == 422 and answer.json()["reason"] == "invalid_request"
+    assert "raw_score" in answer.json()["detail"]

@@ -49,6 +49,9 @@ class PredictionRequest(BaseModel):
         None, description="Values by feature name; every feature must be present (null allowed)."
     )
     score: bool = Field(False, description="Include anomaly_score in the response.")
+    raw_score: bool = Field(
+        False, description="Include raw_score, the detector's own score before its scale."
+    )
 
 
 class PredictionResponse(BaseModel):
@@ -59,6 +62,11 @@ class PredictionResponse(BaseModel):
         description="The served detector's anomaly score (its range and meaning are in "
         "GET /model_information under `score`); higher is more anomalous. "
         "Present when the request set score=true.",
+    )
+    raw_score: float | None = Field(
+        None,
+        description="The detector's own score before the bundle's scale (equal to "
+        "anomaly_score for the Isolation Forest). Present when the request set raw_score=true.",
     )
 
 
@@ -74,6 +82,7 @@ class BatchPredictionRequest(BaseModel):
     feature_vectors: list[list[FeatureValue]] | None = None
     features: list[dict[str, FeatureValue]] | None = None
     score: bool = False
+    raw_score: bool = False
 
 
 class BatchPredictionResponse(BaseModel):
@@ -83,6 +92,7 @@ class BatchPredictionResponse(BaseModel):
     count: int
     is_inlier: list[bool]
     anomaly_score: list[float] | None = None
+    raw_score: list[float] | None = None
 
 
 class ErrorResponse(BaseModel):

@@ -78,16 +78,24 @@ def _check_keys(payload: dict[str, Any], allowed: tuple[str, ...]) -> None:
         )
 
 
-def _score_flag(payload: dict[str, Any]) -> bool:
-    score = payload.get("score", False)
-    if not isinstance(score, bool):
-        raise ApiError(422, "invalid_request", "'score' must be true or false")
-    return score
+# What a response includes besides the decision: ``anomaly_score``, ``raw_score``.
+Extras = tuple[bool, bool]
 
 
-def parse_prediction(payload: dict[str, Any], schema: FeatureSchema) -> tuple[list[Any], bool]:
-    """(row in schema order, score flag) from a ``POST /prediction`` body."""
-    _check_keys(payload, ("feature_vector", "features", "score"))
+def _extras(payload: dict[str, Any]) -> Extras:
+    """The ``score`` and ``raw_score`` flags of a body."""
+    flags = []
+    for name in ("score", "raw_score"):
+        value = payload.get(name, False)
+        if not isinstance(value, bool):
+            raise ApiError(422, "invalid_request", f"{name!r} must be true or false")
+        flags.append(value)
+    return flags[0], flags[1]
+
+
+def parse_prediction(payload: dict[str, Any], schema: FeatureSchema) -> tuple[list[Any], Extras]:
+    """(row in schema order, response extras) from a ``POST /prediction`` body."""
+    _check_keys(payload, ("feature_vector", "features", "score", "raw_score"))
     vector, named = payload.get("feature_vector"), payload.get("features")
     try:
         if vector is not None and named is None:
@@ -106,14 +114,14 @@ def parse_prediction(payload: dict[str, Any], schema: FeatureSchema) -> tuple[li
             )
     except InputError as exc:
         raise ApiError.from_input_error(exc) from None
-    return row, _score_flag(payload)
+    return row, _extras(payload)
 
 
 def parse_batch(
     payload: dict[str, Any], schema: FeatureSchema, max_rows: int
-) -> tuple[list[list[Any]], bool]:
-    """(rows in schema order, score flag) from a ``POST /predictions`` body."""
-    _check_keys(payload, ("feature_vectors", "features", "score"))
+) -> tuple[list[list[Any]], Extras]:
+    """(rows in schema order, response extras) from a ``POST /predictions`` body."""
+    _check_keys(payload, ("feature_vectors", "features", "score", "raw_score"))
     vectors, named = payload.get("feature_vectors"), payload.get("features")
     if (vectors is None) == (named is None):
         raise ApiError(
@@ -143,4 +151,4 @@ def parse_batch(
                 rows.append(schema.row_from_mapping(item))
         except InputError as exc:
             raise ApiError(422, exc.reason, f"row {index}: {exc.message}") from None
-    return rows, _score_flag(payload)
+    return rows, _extras(payload)

@@ -25,7 +25,12 @@ def model_information(model: LoadedModel) -> dict[str, Any]:
         "task": bundle.task,
         "detector": bundle.detector_name,
         "params": detector["params"],
-        "score": {"range": detector["score_range"], "meaning": detector["score_meaning"]},
+        "score": {
+            "range": detector["score_range"],
+            "meaning": detector["score_meaning"],
+            "raw_meaning": detector["raw_score_meaning"],
+            "scaled": bundle.scale is not None,
+        },
         "threshold": bundle.threshold,
         "decision": bundle.decision.to_dict(),
         "features": bundle.schema.to_dict(),

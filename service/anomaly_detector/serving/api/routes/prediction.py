@@ -45,12 +45,14 @@ async def predict(request: Request, model: ModelDep, metrics: MetricsDep) -> Res
 
 def predict_one(payload: dict, model: LoadedModel, metrics: Metrics) -> dict:
     """The response body for one ``POST /prediction`` payload (raises ``ApiError``)."""
-    row, with_score = parse_prediction(payload, model.bundle.schema)
+    row, (with_score, with_raw) = parse_prediction(payload, model.bundle.schema)
     prediction = model.scorer.predict_one(row)
     metrics.observe_score(prediction.anomaly_score, prediction.is_inlier, endpoint="prediction")
     body = {"is_inlier": prediction.is_inlier, "model_version": model.version}
     if with_score:
         body["anomaly_score"] = prediction.anomaly_score
+    if with_raw:
+        body["raw_score"] = prediction.raw_score
     return body
 
 
@@ -70,16 +72,16 @@ async def predict_batch(
     schema = model.bundle.schema
 
     def validate_and_score():
-        rows, with_score = parse_batch(payload, schema, settings.max_batch_rows)
-        return rows, with_score, model.scorer.predict_rows(rows)
+        rows, extras = parse_batch(payload, schema, settings.max_batch_rows)
+        return rows, extras, model.scorer.predict_rows(rows)
 
     items = payload.get("feature_vectors") or payload.get("features")
     if isinstance(items, list) and len(items) >= THREAD_ROWS:
         # Validating and scoring thousands of rows would stall the event loop;
         # in a thread, other requests (and fast 503s) keep being answered.
-        rows, with_score, prediction = await asyncio.to_thread(validate_and_score)
+        rows, (with_score, with_raw), prediction = await asyncio.to_thread(validate_and_score)
     else:
-        rows, with_score, prediction = validate_and_score()
+        rows, (with_score, with_raw), prediction = validate_and_score()
     metrics.observe_scores(prediction.anomaly_score, prediction.is_inlier, endpoint="predictions")
     request.state.rows = len(rows)
     body = {
@@ -89,4 +91,6 @@ async def predict_batch(
     }
     if with_score:
         body["anomaly_score"] = prediction.anomaly_score
+    if with_raw:
+        body["raw_score"] = prediction.raw_score
     return json_response(body)
