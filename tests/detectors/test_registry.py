@@ -22,9 +22,9 @@ def test_build_applies_defaults_and_overrides():
 
 def test_an_unknown_name_lists_the_known_ones_and_how_to_add_one():
     with pytest.raises(InputError) as caught:
-        registry.build_detector("lof")
+        registry.build_detector("lofty")
     assert caught.value.reason == "unknown_detector"
-    assert "'lof'" in caught.value.message and "isolation_forest" in caught.value.message
+    assert "'lofty'" in caught.value.message and "isolation_forest" in caught.value.message
     assert registry.PLUGINS_VARIABLE in caught.value.message
 
 
@@ -75,7 +75,7 @@ def test_a_plugin_module_registers_its_detector(tmp_path, monkeypatch):
         assert "constant_for_registry_test" in registry.trainable()
         assert issubclass(registry.detector_class("constant_for_registry_test"), Detector)
     finally:
-        registry._registered.pop("constant_for_registry_test", None)
+        registry.unregister("constant_for_registry_test")
         sys.modules.pop("my_plugin", None)
 
 
@@ -97,7 +97,7 @@ def test_plugins_listed_in_dot_env_load_in_the_cli_and_notebooks_too(tmp_path, m
         registry.load_plugins()  # what the CLI commands and notebooks call
         assert "from_dot_env_for_registry_test" in registry.registered()
     finally:
-        registry._registered.pop("from_dot_env_for_registry_test", None)
+        registry.unregister("from_dot_env_for_registry_test")
         sys.modules.pop("env_plugin", None)
 
 

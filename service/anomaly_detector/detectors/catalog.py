@@ -1,10 +1,8 @@
-"""The registry: the only place that names the detectors a bundle can hold.
+"""The catalog of registered detectors: storage, lookups and plugin loading.
 
-Adding a detector is one module with a ``Detector`` subclass plus one line in
-``BUILT_IN`` below. Detectors outside this package register themselves with
-``register`` from a module listed in ``DETECTOR_PLUGINS`` (comma-separated import
-paths) or exposed as an ``anomaly_detector.detectors`` entry point; the registry
-imports those on first use, in the CLI, the service and notebooks alike.
+It imports no detector, so a detector that is built from others (the ensemble)
+can look its members up here. ``registry`` fills it with the built-in detectors
+and is what the rest of the package imports.
 """
 
 from __future__ import annotations
@@ -16,19 +14,15 @@ from importlib.metadata import entry_points
 from typing import Any
 
 from anomaly_detector.detectors.base import Detector
-from anomaly_detector.detectors.isolation_forest import IsolationForestDetector
-from anomaly_detector.detectors.sklearn_outlier import SklearnOutlierDetector
 from anomaly_detector.errors import InputError
 from anomaly_detector.settings import Settings
 
 log = logging.getLogger(__name__)
 
-DEFAULT_DETECTOR = IsolationForestDetector.name
-BUILT_IN: tuple[type[Detector], ...] = (IsolationForestDetector, SklearnOutlierDetector)
 PLUGINS_VARIABLE = "DETECTOR_PLUGINS"
 ENTRY_POINT_GROUP = "anomaly_detector.detectors"
 
-_registered: dict[str, type[Detector]] = {cls.name: cls for cls in BUILT_IN}
+_registered: dict[str, type[Detector]] = {}
 _plugins_loaded = False
 
 
@@ -51,6 +45,11 @@ def _configured_plugins() -> str:
         return Settings().detector_plugins
     except ValueError:  # another setting is invalid: that is the service's error to report
         return os.environ.get(PLUGINS_VARIABLE, "")
+
+
+def unregister(name: str) -> None:
+    """Forget the detector registered as ``name`` (for a plugin reloaded in a notebook)."""
+    _registered.pop(name, None)
 
 
 def load_plugins(modules: str | None = None) -> None:
