@@ -40,11 +40,13 @@ def train_small(
     frame: pd.DataFrame | None = None,
     seed: int = 0,
     n_estimators: int = 25,
-    detector: str = registry.DEFAULT_DETECTOR,
+    detector: str = "isolation_forest",
     params: dict[str, Any] | None = None,
     **config: Any,
 ) -> TrainResult:
     """Train on ``frame`` (default: generated traffic) with few trees, seeded by ``seed``.
+
+    The forest by default: most tests are about serving, and it is the quickest to fit.
 
     ``n_estimators`` and the seed apply where the detector takes them; ``config``
     is passed to ``TrainConfig`` (contamination, label_column, features, ...).

@@ -23,7 +23,7 @@ from anomaly_detector.training.train import TrainConfig, train
 
 
 def _config(**params) -> TrainConfig:
-    return TrainConfig(params=params)
+    return TrainConfig(detector="isolation_forest", params=params)
 
 
 TOLERANCE = 1e-9

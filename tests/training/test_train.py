@@ -14,9 +14,13 @@ from anomaly_detector.training.train import TrainConfig, train
 
 
 def _config(n_estimators: int | None = None, random_state: int | None = None, **options):
-    """``TrainConfig`` with the forest's parameters given as keywords."""
+    """``TrainConfig`` of the forest (unless ``detector`` says otherwise), params as keywords."""
     params = {"n_estimators": n_estimators, "random_state": random_state}
-    return TrainConfig(params={k: v for k, v in params.items() if v is not None}, **options)
+    options.setdefault("detector", "isolation_forest")
+    return TrainConfig(
+        params={k: v for k, v in params.items() if v is not None},
+        **options,
+    )
 
 
 LABELS = ["is_anomaly", "anomaly_type"]
@@ -183,4 +187,4 @@ def test_an_adoption_only_detector_cannot_be_trained(traffic_frame: pd.DataFrame
 
 def test_bad_parameter_values_come_back_as_input_errors(traffic_frame: pd.DataFrame) -> None:
     with pytest.raises(InputError, match="isolation_forest.*n_estimators"):
-        train(traffic_frame, TrainConfig(params={"n_estimators": -3}))
+        train(traffic_frame, TrainConfig(detector="isolation_forest", params={"n_estimators": -3}))

@@ -44,7 +44,13 @@ def detector_params(detector: str, assignments: list[str], shortcuts: dict[str, 
         if value is None:
             continue
         if key not in known:
-            fail(f"--{key.replace('_', '-')} does not apply to {detector} (see: anomaly-detector "
-                 "detectors)")  # fmt: skip
+            takers = [
+                name
+                for name in registry.trainable()
+                if key in {param.name for param in registry.detector_class(name).params}
+            ]
+            hint = f"; add --detector {takers[0]}" if len(takers) == 1 else ""
+            fail(f"--{key.replace('_', '-')} does not apply to {detector}{hint} "
+                 "(see: anomaly-detector detectors)")  # fmt: skip
         params.setdefault(key, value)
     return params

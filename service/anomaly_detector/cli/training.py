@@ -12,6 +12,8 @@ from anomaly_detector.cli.options import detector_params, fail
 from anomaly_detector.detectors import registry
 from anomaly_detector.settings import DEFAULT_MODEL_PATH
 
+AUTO = "auto"  # training.selection.AUTO, without importing training at start-up
+
 
 def train(
     data: Annotated[Path, typer.Option(help="Training CSV.")],
@@ -19,7 +21,11 @@ def train(
         Path, typer.Option(help="Folder for model.joblib and model.json.")
     ] = DEFAULT_MODEL_PATH.parent,
     detector: Annotated[
-        str, typer.Option(help="Detector to fit (see: anomaly-detector detectors).")
+        str,
+        typer.Option(
+            help="Detector to fit (see: anomaly-detector detectors), or 'auto': with a "
+            "labelled --test, the best of all detectors by validation PR-AUC."
+        ),
     ] = registry.DEFAULT_DETECTOR,
     param: Annotated[
         list[str] | None,
@@ -67,17 +73,29 @@ def train(
 
     if format not in ("joblib", "skops"):
         fail(f"--format must be 'joblib' or 'skops', got {format!r}")
-    if detector not in registry.trainable():
-        fail(f"unknown detector {detector!r}; train one of: {', '.join(registry.trainable())}")
     shortcuts = {
         "n_estimators": n_estimators,
-        "max_samples": _parse(detector, "max_samples", max_samples),
+        "max_samples": max_samples,
         "max_features": max_features,
         "random_state": random_state,
     }
+    if detector == AUTO:
+        given = [f"--{k.replace('_', '-')}" for k, v in shortcuts.items() if v is not None]
+        if param or given:
+            fail("--detector auto chooses parameters itself; drop --param and "
+                 + ", ".join(given or ["--param"]))  # fmt: skip
+        params = {}
+    elif detector not in registry.trainable():
+        fail(
+            f"unknown detector {detector!r}; train one of: "
+            f"{', '.join(registry.trainable())}, or {AUTO}"
+        )
+    else:
+        shortcuts["max_samples"] = _parse(detector, "max_samples", max_samples)
+        params = detector_params(detector, param or [], shortcuts)
     config = TrainConfig(
         detector=detector,
-        params=detector_params(detector, param or [], shortcuts),
+        params=params,
         contamination=contamination,
         label_column=label_column,
         anomaly_label=anomaly_label,
@@ -88,7 +106,9 @@ def train(
         typer.echo(f"training {detector} on {len(frame)} rows x {frame.shape[1]} columns "
                    f"from {data}", err=True)  # fmt: skip
         test_frame = read_csv(test) if test else None
-        result = train_model(frame, config, test_frame=test_frame, source=str(data))
+        result = train_model(
+            frame, config, test_frame=test_frame, source=str(data), progress=_progress
+        )
     except InputError as exc:
         fail(exc.message)
     try:
@@ -100,6 +120,10 @@ def train(
     else:
         typer.echo(describe(result))
         typer.echo(f"wrote {model_path} and {metadata_path}")
+
+
+def _progress(message: str) -> None:
+    typer.echo(message, err=True)
 
 
 def _parse(detector: str, name: str, text: str | None):
@@ -120,7 +144,8 @@ def detectors(
 ) -> None:
     """List the detectors ``train`` can fit, with their parameters and defaults."""
     listing = []
-    for name in registry.trainable():
+    names = registry.trainable()
+    for name in sorted(names, key=lambda n: n != registry.DEFAULT_DETECTOR):  # default first
         cls = registry.detector_class(name)
         listing.append(
             {
@@ -128,9 +153,11 @@ def detectors(
                 "task": cls.task,
                 "summary": cls.summary,
                 "score": cls.score_meaning,
+                "raw_score": cls.raw_score_meaning,
                 "params": [
                     {"name": p.name, "default": p.default, "help": p.help} for p in cls.params
                 ],
+                "search_space": [dict(params) for params in cls.search_space],
             }
         )
     if as_json:
@@ -141,3 +168,7 @@ def detectors(
         typer.echo(f"{item['name']}{default} [{item['task']}]: {item['summary']}")
         for p in item["params"]:
             typer.echo(f"    --param {p['name']}={p['default']}  {p['help']}")
+    typer.echo(
+        f"{AUTO}: with a labelled --test, every detector above with a few parameter sets, "
+        "chosen by PR-AUC on half of the test rows; without labels, the suite's best default"
+    )

@@ -4,22 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from anomaly_detector.bundle.model import Decision, ModelBundle
-from anomaly_detector.data.feature_schema import FeatureSchema
-from anomaly_detector.data.profiling import ColumnProfile, profile_columns
+from anomaly_detector.bundle.model import ModelBundle
+from anomaly_detector.data.profiling import ColumnProfile
 from anomaly_detector.detectors import registry
 from anomaly_detector.errors import InputError
-from anomaly_detector.preprocessing.pipeline import build_preprocessor
 from anomaly_detector.scoring.scorer import Scorer
+from anomaly_detector.training import selection
 from anomaly_detector.training.evaluation import evaluate, resolve_labels
-from anomaly_detector.training.metadata import training_metadata
-from anomaly_detector.training.thresholds import alert_rate_warning, contamination_threshold
+from anomaly_detector.training.fitting import fit_bundle, prepare
+from anomaly_detector.training.thresholds import alert_rate_warning
 
 
 @dataclass
@@ -27,7 +25,8 @@ class TrainConfig:
     """What to train.
 
     Attributes:
-        detector: a registered detector name (``anomaly-detector detectors`` lists them).
+        detector: a registered detector name (``anomaly-detector detectors`` lists
+            them), or ``auto`` (see ``selection``).
         params: the detector's hyperparameters; the rest keep their defaults.
         contamination: share of training rows to flag, which sets the threshold;
             None or ``"auto"``: the detector's natural boundary.
@@ -60,6 +59,7 @@ def train(
     config: TrainConfig | None = None,
     test_frame: pd.DataFrame | None = None,
     source: str | None = None,
+    progress: selection.Progress | None = None,
 ) -> TrainResult:
     """Fit preprocessing and detector on ``frame`` and describe the result.
 
@@ -68,6 +68,7 @@ def train(
         config: detector, parameters, threshold, label and feature choice.
         test_frame: optional labelled hold-out data (needs ``config.label_column``).
         source: where the data came from, recorded in the metadata.
+        progress: called with a line of text per step of long work (``auto``).
 
     Returns:
         A ``TrainResult`` whose bundle is ready for ``save_bundle``.
@@ -78,57 +79,44 @@ def train(
     """
     config = config or TrainConfig()
     _check(frame, config, test_frame)
-    detector = registry.build_detector(config.detector, **config.params)
     contamination = _contamination(config.contamination)
-    label_column = config.label_column
-    profile = profile_columns(frame, label_column=label_column, features=config.features)
-    schema = FeatureSchema(
-        profile.schema.features,
-        frozenset([*profile.dropped, *([label_column] if label_column else [])]),
-    )
-    preprocessor = build_preprocessor(schema)
-    model_inputs = preprocessor.fit_transform(schema.coerce_frame(frame))
-    try:
-        training_scores = np.asarray(detector.fit(model_inputs), dtype=np.float64)
-    except ValueError as exc:  # invalid parameter values, from the fitting library
-        raise InputError("invalid_request", f"{detector.name}: {exc}") from exc
-    if contamination is not None:
-        threshold = contamination_threshold(training_scores, contamination)
-    elif detector.default_threshold is not None:
-        threshold = float(detector.default_threshold)
+    prepared = prepare(frame, config.label_column, config.features, source)
+    report_frame = test_frame
+    if config.detector == selection.AUTO:
+        holdout, truth = _labelled(test_frame, config)
+        chosen = selection.select(prepared, contamination, holdout, truth, progress)
+        bundle, training_scores = chosen.bundle, chosen.training_scores
+        bundle.metadata["selection"] = chosen.record
+        report_frame = chosen.report_rows
     else:
-        raise InputError(
-            "invalid_request",
-            f"{detector.name} has no natural threshold: pass a contamination (e.g. 0.03)",
+        bundle, training_scores = fit_bundle(
+            prepared, config.detector, config.params, contamination
         )
-    metadata = training_metadata(
-        created=datetime.now(timezone.utc),
-        frame=frame,
-        profile=profile,
-        detector=detector,
-        threshold=threshold,
-        contamination=contamination,
-        training_scores=training_scores,
-        source=source,
-        label_column=label_column,
-    )
-    bundle = ModelBundle(
-        preprocessor, detector, schema, Decision(threshold, contamination), metadata, detector.task
-    )
-    result = TrainResult(bundle, profile, training_scores)
-    warning = alert_rate_warning(metadata["reference_scores"]["alert_rate"], contamination)
+    result = TrainResult(bundle, prepared.profile, training_scores)
+    warning = alert_rate_warning(bundle.metadata["reference_scores"]["alert_rate"], contamination)
     if warning:
         result.warnings.append(warning)
-    _evaluate(result, config, frame, test_frame)
+    _evaluate(result, config, frame, report_frame)
     return result
 
 
+def _labelled(
+    test_frame: pd.DataFrame | None, config: TrainConfig
+) -> tuple[pd.DataFrame | None, np.ndarray | None]:
+    """The hold-out rows that have a label, and whether each is anomalous."""
+    if test_frame is None or config.label_column is None:
+        return None, None
+    labelled = test_frame[test_frame[config.label_column].notna()]
+    is_anomaly, _ = resolve_labels(labelled[config.label_column], config.anomaly_label)
+    return labelled, is_anomaly
+
+
 def _check(frame: pd.DataFrame, config: TrainConfig, test_frame: pd.DataFrame | None) -> None:
-    if config.detector not in registry.trainable():
+    if config.detector != selection.AUTO and config.detector not in registry.trainable():
         raise InputError(
             "invalid_request",
             f"unknown or untrainable detector {config.detector!r}; "
-            f"train one of: {', '.join(registry.trainable())}",
+            f"train one of: {', '.join(registry.trainable())}, or {selection.AUTO}",
         )
     if frame.empty:
         raise InputError("invalid_request", "the training data has no rows")
