@@ -14,7 +14,7 @@ PORT ?= 8000
 TRAFFIC_RATE ?= 50
 TRAFFIC_DURATION ?= 300
 
-.PHONY: help run serve test test-fast lint format bench bench-compare reliability traffic jupyter lock clean clean-notebooks system-deps system-deps-test data model
+.PHONY: help run serve test test-fast lint format bench bench-quality bench-compare reliability traffic jupyter lock clean clean-notebooks system-deps system-deps-test data model
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-16s %s\n", $$1, $$2}'
@@ -84,8 +84,13 @@ bench: $(VENV)/.installed-test ## HTTP vs baseline vs ceiling, scorer, batch/tra
 	$(BIN)/python bench/scoring.py | tee -a bench/results.md
 	$(BIN)/python bench/batch.py | tee -a bench/results.md
 	$(BIN)/python bench/profile_requests.py | tee -a bench/results.md
+	$(BIN)/python bench/detector_speed.py | tee -a bench/results.md
+
+bench-quality: $(VENV)/.installed-test ## ROC-AUC/PR-AUC of every detector, the ensemble and auto on a suite of datasets, PyOD side by side; writes bench/results-quality.md
+	$(BIN)/python bench/quality.py --seeds $(QUALITY_SEEDS)
 
 REF ?= HEAD~1
+QUALITY_SEEDS ?= 3
 bench-compare: $(VENV)/.installed-test ## requests/s of the service at commit REF against this tree, side by side
 	@bash .ci/system-deps.sh bench
 	$(BIN)/python bench/compare_refs.py $(REF)

@@ -60,7 +60,10 @@ class SwapReport:
 
 def _bundle_dir(root: Path, name: str, frame: pd.DataFrame, seed: int) -> Path:
     out = root / name
-    bundle = train(frame, TrainConfig(params={"n_estimators": 25, "random_state": seed})).bundle
+    bundle = train(
+        frame,
+        TrainConfig(detector="isolation_forest", params={"n_estimators": 25, "random_state": seed}),
+    ).bundle
     save_bundle(bundle, out)
     return out
 

@@ -50,7 +50,10 @@ def seconds_of(function) -> float:
 
 def main() -> None:
     frame = generate_traffic(20_000, 0.03, seed=42).drop(columns=["is_anomaly", "anomaly_type"])
-    bundle = train(frame, TrainConfig(params={"n_estimators": 100}, contamination=0.03)).bundle
+    bundle = train(
+        frame,
+        TrainConfig(detector="isolation_forest", params={"n_estimators": 100}, contamination=0.03),
+    ).bundle
     scorer = Scorer(bundle)
     assert scorer.fast_path, scorer.fallback_reason
     schema, pipeline = bundle.schema, sklearn_pipeline(bundle)

@@ -78,7 +78,10 @@ def prepare(workdir: Path) -> tuple[Path, Path]:
     from anomaly_detector.training.train import TrainConfig, train
 
     frame = generate_traffic(20_000, 0.03, seed=42).drop(columns=["is_anomaly", "anomaly_type"])
-    bundle = train(frame, TrainConfig(params={"n_estimators": 100}, contamination=0.03)).bundle
+    bundle = train(
+        frame,
+        TrainConfig(detector="isolation_forest", params={"n_estimators": 100}, contamination=0.03),
+    ).bundle
     model_path, _ = save_bundle(bundle, workdir / "models")
     # The baseline serves the same model as a plain scikit-learn pipeline.
     baseline = {"pipeline": sklearn_pipeline(bundle), "names": bundle.schema.names,
