@@ -22,6 +22,7 @@ from nbformat.v4 import new_code_cell
 from anomaly_detector.bundle.io import load_bundle
 from anomaly_detector.data.reading import read_csv
 from anomaly_detector.data.synthetic.traffic import write_default_dataset
+from anomaly_detector.detectors import registry
 from factories import write_bundle
 from live import LiveServer, free_port
 
@@ -44,6 +45,7 @@ print(json.dumps({
     "recommended_threshold": recommended_threshold,
     "recommended_f1": recommended_f1,
     "published_version": published_version,
+    "compared": {name: row["pr_auc"] for name, row in comparison.iterrows()},
 }))
 """
 
@@ -151,6 +153,8 @@ def test_train_notebook_publishes_a_model_the_service_swaps_to(data_dir, tmp_pat
         served = httpx.get(server.url + "/model_information", timeout=5).json()
 
     assert probe["executable"] == sys.executable
+    assert set(probe["compared"]) == set(registry.trainable())
+    assert all(0 < pr_auc <= 1 for pr_auc in probe["compared"].values())
     published = load_bundle(models_dir / "model.joblib")
     assert published.version == probe["published_version"] != initial.version
     assert served["version"] == published.version
@@ -167,6 +171,7 @@ def test_train_notebook_publishes_a_model_the_service_swaps_to(data_dir, tmp_pat
         "boundary_bytes_out_hour_of_day.html",
         "boundary_latency_p50_ms_error_ratio.html",
         "pca_projection.html",
+        "detector_comparison.html",
     }
     assert all(size > 10_000 for size in figures.values()), figures
     assert "plotly" in (figures_dir / "pca_projection.html").read_text()
