@@ -25,6 +25,7 @@ import yaml
 from dashboard_queries import grafana_queries
 from observability_tools import PROMETHEUS_HINT, require_tool
 
+from anomaly_detector.detectors import registry
 from anomaly_detector.devtools.traffic_simulator import simulate
 from factories import write_bundle
 from live import LiveServer, free_port, stop_process, wait_for
@@ -72,9 +73,12 @@ def stack(tmp_path):
     alertmanager = shutil.which("alertmanager") or require_tool(
         "prometheus-alertmanager", PROMETHEUS_HINT
     )
+    # The default detector (the ensemble), not the forest: the score histogram, the
+    # drift quantiles and the alerts must work on the percentile scale too.
     bundle, model_path = write_bundle(
-        tmp_path / "models", seed=5, n_estimators=50, contamination=0.02
+        tmp_path / "models", seed=5, detector=registry.DEFAULT_DETECTOR, contamination=0.02
     )
+    assert bundle.scale is not None
     am_port, prom_port = free_port(), free_port()
     am_url, prom_url = f"http://127.0.0.1:{am_port}", f"http://127.0.0.1:{prom_port}"
     with LiveServer(model_path, tmp_path / "api.log", env={"ADMIN_TOKEN": "test-admin"}) as api:
@@ -181,6 +185,14 @@ def test_dashboards_rules_and_alerts_against_real_prometheus(stack):
         return any(a["labels"].get("alertname") == "AnomalyDetectorAnomalySpike" for a in alerts)
 
     wait_for(in_alertmanager, timeout=30, interval=1, what="alert in Alertmanager")
+
+    # The model dashboard's first panel names the detector serving.
+    info = _query(prometheus, f'anomaly_detector_model_info{{instance="{instance}"}}')
+    assert [r["metric"]["detector"] for r in info] == [registry.DEFAULT_DETECTOR]
+    # Scores land inside the percentile scale's buckets, below 1 and above the threshold.
+    bucket = f'anomaly_detector_anomaly_score_bucket{{instance="{instance}"}}'
+    counts = {r["metric"]["le"]: float(r["value"][1]) for r in _query(prometheus, bucket)}
+    assert counts["+Inf"] == counts["1.0"] > counts["0.97"] > 0, counts
 
     # Every dashboard panel query returns data.
     queries = list(grafana_queries(job=JOB, instance=instance, include_annotations=False))
