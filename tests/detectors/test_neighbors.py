@@ -236,5 +236,5 @@ def test_wrong_parameters_and_inputs_are_refused_clearly():
     detector.fit(_data(50))
     with pytest.raises(ValueError, match="expected 6 inputs"):
         detector.compile().score_row(np.zeros(5))
-    with pytest.raises(ValueError, match="expected rows of 6 inputs"):
+    with pytest.raises(ValueError, match="expected 6 inputs per row"):
         detector.compile().score_batch(np.zeros((3, 7)))

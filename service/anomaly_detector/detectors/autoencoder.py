@@ -29,7 +29,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPRegressor
 
 from anomaly_detector.detectors.base import Detector, Param
-from anomaly_detector.detectors.parallel import run_in_slices
+from anomaly_detector.detectors.parallel import CompiledRows
 from anomaly_detector.detectors.standardization import bounded_sample, fit_robust, standardize
 
 # Early stopping holds out a tenth of the rows: fewer than this leaves nothing to hold out.
@@ -108,7 +108,7 @@ class AutoencoderDetector(Detector):
         )
 
 
-class CompiledAutoencoder:
+class CompiledAutoencoder(CompiledRows):
     """The standardization and the network's four layers, in a jitted loop."""
 
     def __init__(self, centre, scale, coefs, intercepts) -> None:
@@ -118,26 +118,13 @@ class CompiledAutoencoder:
         def c(array):
             return np.ascontiguousarray(array, dtype=np.float64)
 
-        self.n_features = c(centre).shape[0]
         layers = [value for pair in zip(coefs, intercepts, strict=True) for value in pair]
-        self.arguments = (c(centre), c(scale), *(c(value) for value in layers))
+        arguments = (c(centre), c(scale), *(c(value) for value in layers))
+        super().__init__((_score_rows, _score_one), arguments, c(centre).shape[0])
         self.widths = [w.shape[1] for w in coefs]
 
-    def _buffers(self) -> tuple[np.ndarray, ...]:
+    def scratch(self) -> tuple[np.ndarray, ...]:
         return (np.empty(self.n_features), *(np.empty(width) for width in self.widths))
-
-    def score_batch(self, inputs: np.ndarray, threads: int | None = None) -> np.ndarray:
-        inputs = np.ascontiguousarray(inputs, dtype=np.float64)
-        if inputs.ndim != 2 or inputs.shape[1] != self.n_features:
-            raise ValueError(f"expected rows of {self.n_features} inputs, got {inputs.shape}")
-        out = np.empty(inputs.shape[0])
-        run_in_slices(_score_rows, inputs, self.arguments, out, threads)
-        return out
-
-    def score_row(self, inputs: np.ndarray) -> float:
-        if inputs.shape != (self.n_features,):
-            raise ValueError(f"expected a row of {self.n_features} inputs, got {inputs.shape}")
-        return _score_one(inputs, *self.arguments, *self._buffers())
 
 
 @numba.njit(cache=True, nogil=True)

@@ -40,7 +40,7 @@ from sklearn.cluster import DBSCAN, KMeans
 from sklearn.neighbors import NearestNeighbors
 
 from anomaly_detector.detectors.base import Detector, Param
-from anomaly_detector.detectors.parallel import run_in_slices
+from anomaly_detector.detectors.parallel import CompiledRows
 from anomaly_detector.detectors.standardization import bounded_sample, fit_robust, standardize
 
 # DBSCAN's eps="auto": this quantile of the sample rows' core distances.
@@ -191,22 +191,14 @@ class DBSCANDetector(Detector):
         return CompiledNearest(self.centre_, self.scale_, self.core_samples_)
 
 
-class CompiledNearest:
+class CompiledNearest(CompiledRows):
     """The standardization and the reference points as arrays, and a jitted nearest search."""
 
     def __init__(self, centre: np.ndarray, scale: np.ndarray, points: np.ndarray) -> None:
         # Input-major, so the loop over points runs along contiguous memory (SIMD).
         points_by_input = np.ascontiguousarray(np.asarray(points, dtype=np.float64).T)
-        self.arguments = (centre, scale, points_by_input)
-
-    def score_batch(self, inputs: np.ndarray, threads: int | None = None) -> np.ndarray:
-        inputs = np.ascontiguousarray(inputs, dtype=np.float64)
-        out = np.empty(inputs.shape[0])
-        run_in_slices(_score_rows, inputs, self.arguments, out, threads)
-        return out
-
-    def score_row(self, inputs: np.ndarray) -> float:
-        return _score_one(inputs, *self.arguments)
+        arguments = (centre, scale, points_by_input)
+        super().__init__((_score_rows, _score_one), arguments, points_by_input.shape[0])
 
 
 @numba.njit(cache=True, nogil=True)

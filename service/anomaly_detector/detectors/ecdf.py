@@ -22,7 +22,7 @@ import numpy as np
 from scipy.stats import skew
 
 from anomaly_detector.detectors.base import Detector, Param
-from anomaly_detector.detectors.parallel import run_in_slices
+from anomaly_detector.detectors.parallel import CompiledRows
 
 _ECOD, _COPOD = 0, 1
 
@@ -85,20 +85,12 @@ class COPODDetector(_TailProbabilityDetector):
     rule = _COPOD
 
 
-class CompiledTailProbability:
+class CompiledTailProbability(CompiledRows):
     """Sorted training values per input and a jitted binary search."""
 
     def __init__(self, sorted_values: np.ndarray, skew_sign: np.ndarray, rule: int) -> None:
-        self.arguments = (sorted_values, skew_sign, rule, False)
-
-    def score_batch(self, inputs: np.ndarray, threads: int | None = None) -> np.ndarray:
-        inputs = np.ascontiguousarray(inputs, dtype=np.float64)
-        out = np.empty(inputs.shape[0])
-        run_in_slices(_score_rows, inputs, self.arguments, out, threads)
-        return out
-
-    def score_row(self, inputs: np.ndarray) -> float:
-        return _score_one(inputs, *self.arguments)
+        arguments = (sorted_values, skew_sign, rule, False)
+        super().__init__((_score_rows, _score_one), arguments, sorted_values.shape[0])
 
 
 @numba.njit(cache=True, nogil=True)

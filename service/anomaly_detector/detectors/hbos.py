@@ -24,7 +24,7 @@ import numba
 import numpy as np
 
 from anomaly_detector.detectors.base import Detector, Param
-from anomaly_detector.detectors.parallel import run_in_slices
+from anomaly_detector.detectors.parallel import CompiledRows
 from anomaly_detector.detectors.standardization import fit_robust
 
 
@@ -68,20 +68,11 @@ class HBOSDetector(Detector):
         return CompiledHBOS(self.edges_, self.log_density_, float(self.hyperparameters["tol"]))
 
 
-class CompiledHBOS:
+class CompiledHBOS(CompiledRows):
     """The fitted histograms and a jitted lookup."""
 
     def __init__(self, edges: np.ndarray, log_density: np.ndarray, tol: float) -> None:
-        self.arguments = (edges, log_density, tol)
-
-    def score_batch(self, inputs: np.ndarray, threads: int | None = None) -> np.ndarray:
-        inputs = np.ascontiguousarray(inputs, dtype=np.float64)
-        out = np.empty(inputs.shape[0])
-        run_in_slices(_score_rows, inputs, self.arguments, out, threads)
-        return out
-
-    def score_row(self, inputs: np.ndarray) -> float:
-        return _score_one(inputs, *self.arguments)
+        super().__init__((_score_rows, _score_one), (edges, log_density, tol), edges.shape[0])
 
 
 @numba.njit(cache=True, nogil=True)

@@ -37,7 +37,7 @@ import numpy as np
 from sklearn.neighbors import LocalOutlierFactor, NearestNeighbors
 
 from anomaly_detector.detectors.base import Detector, Param
-from anomaly_detector.detectors.parallel import run_in_slices
+from anomaly_detector.detectors.parallel import CompiledRows
 from anomaly_detector.detectors.standardization import bounded_sample, fit_robust, standardize
 
 KNN_METHODS = ("largest", "mean")
@@ -186,7 +186,7 @@ class LOFDetector(_NeighbourDetector):
         return CompiledNeighbours((_lof_rows, _lof_one), *arguments, fallback=self.score)
 
 
-class CompiledNeighbours:
+class CompiledNeighbours(CompiledRows):
     """The standardization, the reference rows and a jitted brute-force neighbour scan.
 
     A kernel returning NaN hands that row to ``fallback`` (the library path): LOF
@@ -195,28 +195,20 @@ class CompiledNeighbours:
     """
 
     def __init__(self, kernels, centre, scale, reference, k, *rest, fallback=None) -> None:
-        self.rows_kernel, self.one_kernel = kernels
         columns = np.ascontiguousarray(np.asarray(reference, dtype=np.float64).T)
         centre, scale = (np.ascontiguousarray(v, dtype=np.float64) for v in (centre, scale))
-        self.arguments = (centre, scale, columns, int(k), *rest)
-        self.n_features = columns.shape[0]
+        super().__init__(kernels, (centre, scale, columns, int(k), *rest), columns.shape[0])
         self.fallback = fallback
 
     def score_batch(self, inputs: np.ndarray, threads: int | None = None) -> np.ndarray:
-        inputs = np.ascontiguousarray(inputs, dtype=np.float64)
-        if inputs.ndim != 2 or inputs.shape[1] != self.n_features:
-            raise ValueError(f"expected rows of {self.n_features} inputs, got {inputs.shape}")
-        out = np.empty(inputs.shape[0])
-        run_in_slices(self.rows_kernel, inputs, self.arguments, out, threads)
+        out = super().score_batch(inputs, threads)
         tied = np.isnan(out)
         if self.fallback is not None and tied.any():
-            out[tied] = self.fallback(inputs[tied])
+            out[tied] = self.fallback(np.asarray(inputs, dtype=np.float64)[tied])
         return out
 
     def score_row(self, inputs: np.ndarray) -> float:
-        if inputs.shape != (self.n_features,):
-            raise ValueError(f"expected {self.n_features} inputs, got {inputs.shape}")
-        score = self.one_kernel(inputs, *self.arguments)
+        score = super().score_row(inputs)
         if score != score and self.fallback is not None:  # NaN: a tie, see the class
             return float(self.fallback(inputs[None, :])[0])
         return score

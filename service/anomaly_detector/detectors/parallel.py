@@ -1,8 +1,10 @@
-"""Large batches split over the cores: compiled kernels release the GIL, so threads run them.
+"""Compiled detectors' common shape, and large batches split over the cores.
 
 Any jitted kernel of the form ``kernel(inputs, *arguments, out)`` that writes
 ``out[i]`` from ``inputs[i]`` alone can be split into contiguous row slices, one per
-core; the calling thread scores the first slice while the pool scores the others.
+core (compiled kernels release the GIL, so threads run them); the calling thread
+scores the first slice while the pool scores the others. ``CompiledRows`` is a
+detector's hot-path form built from such a kernel and its one-row twin.
 """
 
 from __future__ import annotations
@@ -60,3 +62,37 @@ def run_in_slices(
     kernel(inputs[slices[0]], *arguments, out[slices[0]])
     for job in pending:
         job.result()
+
+
+class CompiledRows:
+    """A fitted detector's arrays and two jitted kernels over them (``CompiledDetector``).
+
+    ``rows(inputs, *arguments, out)`` scores a 2-D batch into ``out``;
+    ``one(row, *arguments, *scratch)`` returns one row's score, where ``scratch`` is
+    what ``scratch()`` allocates for it (work buffers). With ``n_features`` set, rows of
+    another width are refused with a ``ValueError``.
+    """
+
+    def __init__(
+        self, kernels: tuple[Callable, Callable], arguments: tuple, n_features: int | None = None
+    ) -> None:
+        self.rows_kernel, self.one_kernel = kernels
+        self.arguments = arguments
+        self.n_features = n_features
+
+    def scratch(self) -> tuple:
+        """Work buffers of one ``one`` call (none by default)."""
+        return ()
+
+    def score_batch(self, inputs: np.ndarray, threads: int | None = None) -> np.ndarray:
+        inputs = np.ascontiguousarray(inputs, dtype=np.float64)
+        if self.n_features is not None and (inputs.ndim != 2 or inputs.shape[1] != self.n_features):
+            raise ValueError(f"expected {self.n_features} inputs per row, got an array of shape {inputs.shape}")
+        out = np.empty(inputs.shape[0])
+        run_in_slices(self.rows_kernel, inputs, self.arguments, out, threads)
+        return out
+
+    def score_row(self, inputs: np.ndarray) -> float:
+        if self.n_features is not None and inputs.shape != (self.n_features,):
+            raise ValueError(f"expected {self.n_features} inputs, got an array of shape {inputs.shape}")
+        return self.one_kernel(inputs, *self.arguments, *self.scratch())

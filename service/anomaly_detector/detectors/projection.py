@@ -27,7 +27,7 @@ import numpy as np
 from sklearn.decomposition import PCA
 
 from anomaly_detector.detectors.base import Detector, Param
-from anomaly_detector.detectors.parallel import run_in_slices
+from anomaly_detector.detectors.parallel import CompiledRows
 from anomaly_detector.detectors.standardization import fit_robust, standardize
 
 _N_COMPONENTS = (
@@ -113,7 +113,7 @@ class PCADetector(Detector):
         return CompiledPCA(self.centre_, self.scale_, self.estimator_)
 
 
-class CompiledPCA:
+class CompiledPCA(CompiledRows):
     """The standardization and the fitted projection as arrays, and a jitted loop."""
 
     def __init__(self, centre: np.ndarray, scale: np.ndarray, pca: PCA) -> None:
@@ -121,16 +121,8 @@ class CompiledPCA:
         mean = np.ascontiguousarray(pca.mean_, dtype=np.float64)
         # scikit-learn's transform subtracts the projected mean after projecting.
         projected_mean = np.ascontiguousarray((mean.reshape(1, -1) @ components.T)[0])
-        self.arguments = (centre, scale, mean, components, projected_mean)
-
-    def score_batch(self, inputs: np.ndarray, threads: int | None = None) -> np.ndarray:
-        inputs = np.ascontiguousarray(inputs, dtype=np.float64)
-        out = np.empty(inputs.shape[0])
-        run_in_slices(_score_rows, inputs, self.arguments, out, threads)
-        return out
-
-    def score_row(self, inputs: np.ndarray) -> float:
-        return _score_one(inputs, *self.arguments)
+        arguments = (centre, scale, mean, components, projected_mean)
+        super().__init__((_score_rows, _score_one), arguments, mean.shape[0])
 
 
 @numba.njit(cache=True, nogil=True)

@@ -42,7 +42,7 @@ from sklearn.metrics.pairwise import rbf_kernel
 from sklearn.svm import OneClassSVM
 
 from anomaly_detector.detectors.base import Detector, Param
-from anomaly_detector.detectors.parallel import run_in_slices
+from anomaly_detector.detectors.parallel import CompiledRows
 from anomaly_detector.detectors.standardization import fit_robust, standardize
 
 METHODS = ("auto", "exact", "approx")
@@ -169,28 +169,18 @@ def _truncate_spectrum(feature_map: Nystroem, gamma: float) -> None:
     feature_map.normalization_ = np.dot(u[:, keep] / np.sqrt(s[keep]), vt[keep])
 
 
-class CompiledKernelSVM:
+class CompiledKernelSVM(CompiledRows):
     """The standardization and the fitted kernel expansion, in a jitted loop."""
 
     def __init__(self, centre, scale, gamma, points, weights, intercept) -> None:
         def c(array):
             return np.ascontiguousarray(array, dtype=np.float64)
 
-        self.n_features = c(centre).shape[0]
-        self.arguments = (c(centre), c(scale), float(gamma), c(points), c(weights), intercept)
+        arguments = (c(centre), c(scale), float(gamma), c(points), c(weights), intercept)
+        super().__init__((_score_rows, _score_one), arguments, c(centre).shape[0])
 
-    def score_batch(self, inputs: np.ndarray, threads: int | None = None) -> np.ndarray:
-        inputs = np.ascontiguousarray(inputs, dtype=np.float64)
-        if inputs.ndim != 2 or inputs.shape[1] != self.n_features:
-            raise ValueError(f"expected rows of {self.n_features} inputs, got {inputs.shape}")
-        out = np.empty(inputs.shape[0])
-        run_in_slices(_score_rows, inputs, self.arguments, out, threads)
-        return out
-
-    def score_row(self, inputs: np.ndarray) -> float:
-        if inputs.shape != (self.n_features,):
-            raise ValueError(f"expected a row of {self.n_features} inputs, got {inputs.shape}")
-        return _score_one(inputs, *self.arguments, np.empty(self.n_features))
+    def scratch(self) -> tuple:
+        return (np.empty(self.n_features),)
 
 
 @numba.njit(cache=True, nogil=True)
