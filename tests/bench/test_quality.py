@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import re
 
-import detector_speed
 import pytest
-import quality
-from quality_data import suite
 
+import detector_speed
+import quality
 from anomaly_detector.training import selection
+from quality_data import suite
 
 
 def _table(text: str, heading: str) -> dict[str, list[str]]:

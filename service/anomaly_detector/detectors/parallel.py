@@ -87,12 +87,16 @@ class CompiledRows:
     def score_batch(self, inputs: np.ndarray, threads: int | None = None) -> np.ndarray:
         inputs = np.ascontiguousarray(inputs, dtype=np.float64)
         if self.n_features is not None and (inputs.ndim != 2 or inputs.shape[1] != self.n_features):
-            raise ValueError(f"expected {self.n_features} inputs per row, got an array of shape {inputs.shape}")
+            raise ValueError(
+                f"expected {self.n_features} inputs per row, got an array of shape {inputs.shape}"
+            )
         out = np.empty(inputs.shape[0])
         run_in_slices(self.rows_kernel, inputs, self.arguments, out, threads)
         return out
 
     def score_row(self, inputs: np.ndarray) -> float:
         if self.n_features is not None and inputs.shape != (self.n_features,):
-            raise ValueError(f"expected {self.n_features} inputs, got an array of shape {inputs.shape}")
+            raise ValueError(
+                f"expected {self.n_features} inputs, got an array of shape {inputs.shape}"
+            )
         return self.one_kernel(inputs, *self.arguments, *self.scratch())
