@@ -58,8 +58,32 @@ def train_small(
     return train(frame, TrainConfig(detector=detector, params=merged, **config))
 
 
+def labelled_traffic(n_rows: int = 2000, seed: int = 0, contamination: float = 0.1):
+    """Generated traffic with its labels (``is_anomaly``, ``anomaly_type``), as in test.csv."""
+    return generate_traffic(n_rows, contamination, seed=seed)
+
+
+def train_supervised_small(
+    label_column: str = LABEL_COLUMN, seed: int = 0, max_iter: int = 30, **config: Any
+) -> TrainResult:
+    """A small gradient-boosted classifier on labelled traffic (binary by default;
+    ``label_column=ANOMALY_TYPE_COLUMN`` for six classes)."""
+    frame = labelled_traffic(seed=seed)
+    other = ANOMALY_TYPE_COLUMN if label_column == LABEL_COLUMN else LABEL_COLUMN
+    params = {"max_iter": max_iter, "random_state": seed}
+    return train(
+        frame.drop(columns=[other]),
+        TrainConfig(task="supervised", label_column=label_column, params=params, **config),
+    )
+
+
 def write_bundle(out_dir: Path, *, format: str = "joblib", **options: Any) -> SavedBundle:
-    """``train_small(**options)`` saved into ``out_dir``."""
+    """``train_small(**options)`` saved into ``out_dir``; ``label_column=`` with
+    ``task="supervised"`` trains ``train_supervised_small`` instead."""
+    if options.pop("task", None) == "supervised":
+        bundle = train_supervised_small(**options).bundle
+        model_path, _ = save_bundle(bundle, out_dir, format=format)
+        return SavedBundle(bundle, model_path)
     bundle = train_small(**options).bundle
     model_path, _ = save_bundle(bundle, out_dir, format=format)
     return SavedBundle(bundle, model_path)

@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     max_batch_rows: int = Field(
         10_000, ge=1, description="Most rows accepted by POST /predictions (MAX_BATCH_ROWS)."
     )
+    max_explain_rows: int = Field(
+        100, ge=1, description="Most rows POST /predictions explains at once (MAX_EXPLAIN_ROWS)."
+    )
     max_body_bytes: int = Field(
         8 * 1024 * 1024, ge=1024, description="Largest request body accepted (MAX_BODY_BYTES)."
     )

@@ -17,6 +17,7 @@ from anomaly_detector.bundle import serialization
 from anomaly_detector.bundle.format import to_payload
 from anomaly_detector.bundle.io import METADATA_FILENAME, save_bundle
 from anomaly_detector.bundle.trust import load_trusted_bundle
+from anomaly_detector.data.synthetic.traffic import ANOMALY_TYPE_COLUMN, LABEL_COLUMN
 from anomaly_detector.detectors import registry
 from anomaly_detector.errors import BundleError
 from factories import write_bundle
@@ -142,8 +143,12 @@ def test_missing_file(tmp_path: Path) -> None:
 def test_the_skops_allow_list_is_exactly_what_published_bundles_need(tmp_path: Path) -> None:
     """Each trusted type widens what a file can make the service build: none may be spare."""
     needed: set[str] = set()
-    for name in registry.trainable():
-        bundle, joblib_path = write_bundle(tmp_path / name, detector=name, seed=1)
+    kinds = [{"detector": name} for name in registry.trainable()]
+    kinds += [
+        {"task": "supervised", "label_column": c} for c in (LABEL_COLUMN, ANOMALY_TYPE_COLUMN)
+    ]
+    for i, kind in enumerate(kinds):
+        bundle, joblib_path = write_bundle(tmp_path / str(i), seed=1, **kind)
         skops_path, _ = save_bundle(bundle, joblib_path.parent, format="skops")
         needed |= set(skops.io.get_untrusted_types(file=skops_path))
         assert load_trusted_bundle(skops_path).bundle.version == bundle.version

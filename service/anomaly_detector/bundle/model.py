@@ -20,19 +20,40 @@ class Decision:
     ``contamination`` records what placed the threshold (the share of training rows
     above it), or None when it came from elsewhere (the detector's natural boundary,
     a labelled hold-out, a person).
+
+    Supervised bundles also name their ``classes`` (the normal class first, as the
+    classifier's probabilities are ordered). With two classes a row is of the
+    second (anomalous) class above ``threshold``; with more, the label is the class
+    with the highest ``weight x probability`` (``class_weights``, all 1 by default:
+    the most probable class), and a row is an inlier when that is the normal class.
     """
 
     threshold: float
     contamination: float | None = None
+    classes: tuple[str, ...] | None = None
+    class_weights: tuple[float, ...] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"threshold": float(self.threshold), "contamination": self.contamination}
+        data: dict[str, Any] = {
+            "threshold": float(self.threshold),
+            "contamination": self.contamination,
+        }
+        if self.classes is not None:
+            data["classes"] = list(self.classes)
+            weights = self.class_weights or (1.0,) * len(self.classes)
+            data["class_weights"] = [float(w) for w in weights]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Decision:
         contamination = data.get("contamination")
+        classes = data.get("classes")
+        weights = data.get("class_weights")
         return cls(
-            float(data["threshold"]), None if contamination is None else float(contamination)
+            float(data["threshold"]),
+            None if contamination is None else float(contamination),
+            None if classes is None else tuple(str(c) for c in classes),
+            None if weights is None else tuple(float(w) for w in weights),
         )
 
 
@@ -72,10 +93,29 @@ class ModelBundle:
     def detector_name(self) -> str:
         return self.detector.name
 
+    @property
+    def classes(self) -> tuple[str, ...] | None:
+        """Class names of a supervised bundle (normal first), else None."""
+        return self.decision.classes
+
     def set_threshold(self, threshold: float, contamination: float | None = None) -> None:
         """Decide with ``threshold`` from now on (the metadata says so too)."""
-        self.decision = Decision(float(threshold), contamination)
+        self.decision = Decision(
+            float(threshold), contamination, self.decision.classes, self.decision.class_weights
+        )
         self.metadata["threshold"] = self.decision.threshold
+        self.metadata["decision"] = self.decision.to_dict()
+
+    def set_class_weights(self, weights: tuple[float, ...] | None) -> None:
+        """Label multi-class rows by ``weight x probability`` from now on (None: all 1)."""
+        if weights is not None and (self.classes is None or len(weights) != len(self.classes)):
+            raise ValueError("class weights need one weight per class of a supervised bundle")
+        self.decision = Decision(
+            self.decision.threshold,
+            self.decision.contamination,
+            self.decision.classes,
+            None if weights is None else tuple(float(w) for w in weights),
+        )
         self.metadata["decision"] = self.decision.to_dict()
 
     def model_inputs(self, frame: pd.DataFrame) -> Any:

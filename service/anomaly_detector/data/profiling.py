@@ -73,8 +73,8 @@ def profile_columns(
     labels = frame[label_column] if label_column and label_column in frame else None
     for name in candidates:
         kind, reason = _classify(frame[name], str(name), forced=bool(features))
-        if reason is None and kind == "categorical" and labels is not None and not features:
-            reason = _label_leak(frame[name], labels)
+        if reason is None and labels is not None and not features:
+            reason = _label_leak(frame[name], labels, kind == "categorical")
         if reason is not None:
             dropped[str(name)] = reason
             continue
@@ -181,11 +181,19 @@ def _looks_like_timestamp(text: pd.Series) -> bool:
     return parsed.notna().mean() >= PARSE_SHARE
 
 
-def _label_leak(column: pd.Series, labels: pd.Series) -> str | None:
+def _label_leak(column: pd.Series, labels: pd.Series, categorical: bool) -> str | None:
+    """Why the column leaks the label, or None.
+
+    A category that fixes the label, or any column that is constant within each
+    label value (such as ``is_anomaly`` beside an ``anomaly_type`` label). A numeric
+    column is not asked the first question: distinct numbers trivially "fix" labels.
+    """
     values = categorical_series(column)
     frame = pd.DataFrame({"value": values, "label": labels.astype(str)}).dropna()
     if frame["value"].nunique() < 2:
         return None
-    if frame.groupby("value")["label"].nunique().max() == 1:
+    if categorical and frame.groupby("value")["label"].nunique().max() == 1:
         return "determined by the label column (it would leak the label)"
+    if frame.groupby("label")["value"].nunique().max() == 1:
+        return "a function of the label column (it would leak the label)"
     return None

@@ -127,6 +127,14 @@ class Detector(ABC):
         """The hot-path form of the fitted detector, or None to score through ``score``."""
         return None
 
+    def explainer(self) -> Any | None:
+        """Exact per-input contributions (``explain_row``, ``output_meaning``), or None.
+
+        Tree models return their TreeSHAP explainer (``detectors.trees``); None makes
+        ``scoring.explanation`` fall back to baseline Shapley values of the raw score.
+        """
+        return None
+
     @property
     def n_features(self) -> int:
         """Number of preprocessed inputs the detector was fitted on."""

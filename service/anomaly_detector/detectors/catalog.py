@@ -115,9 +115,14 @@ def build_detector(name: str, **params: Any) -> Detector:
         raise InputError("invalid_request", str(exc)) from exc
 
 
-def trainable() -> list[str]:
-    """Names of the detectors ``train`` can fit (adoption-only ones left out)."""
-    return [name for name, cls in registered().items() if not cls.adopts_any]
+def trainable(task: str | None = "unsupervised") -> list[str]:
+    """Names of the detectors ``train`` can fit for ``task`` (None: any; adoption-only ones
+    left out)."""
+    return [
+        name
+        for name, cls in registered().items()
+        if not cls.adopts_any and (task is None or cls.task == task)
+    ]
 
 
 def adopting_class(estimator: Any) -> type[Detector] | None:

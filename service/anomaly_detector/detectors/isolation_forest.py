@@ -13,9 +13,11 @@ from typing import Any
 
 import numpy as np
 from sklearn.ensemble import IsolationForest
+from sklearn.ensemble._iforest import _average_path_length
 
 from anomaly_detector.detectors.base import Detector, Param
 from anomaly_detector.detectors.forest_kernel import CompiledForest, compile_forest
+from anomaly_detector.detectors.trees import TableExplainer, isolation_forest_table
 
 # The usual boundary is 0.45..0.65, so buckets are 0.02 wide there and coarse elsewhere.
 SCORE_BUCKETS = (
@@ -83,6 +85,13 @@ class IsolationForestDetector(Detector):
 
     def compile(self) -> CompiledForest:
         return compile_forest(self.estimator_)
+
+    def explainer(self) -> TableExplainer:
+        return TableExplainer(
+            isolation_forest_table(self.estimator_),
+            "minus the mean path length: the anomaly score is 2 ** (value / c(max_samples)) "
+            f"with c = {_average_path_length([self.estimator_._max_samples])[0]:.4f}",
+        )
 
     @classmethod
     def adopts(cls, estimator: Any) -> bool:

@@ -29,6 +29,7 @@ from anomaly_detector.detectors.catalog import (
 from anomaly_detector.detectors.clustering import DBSCANDetector, KMeansDetector
 from anomaly_detector.detectors.ecdf import COPODDetector, ECODDetector
 from anomaly_detector.detectors.ensemble import EnsembleDetector
+from anomaly_detector.detectors.gradient_boosting import GradientBoostingDetector
 from anomaly_detector.detectors.hbos import HBOSDetector
 from anomaly_detector.detectors.isolation_forest import IsolationForestDetector
 from anomaly_detector.detectors.neighbors import KNNDetector, LOFDetector
@@ -57,6 +58,7 @@ BUILT_IN: tuple[type[Detector], ...] = (
     KMeansDetector,
     DBSCANDetector,
     EnsembleDetector,
+    GradientBoostingDetector,
     SklearnOutlierDetector,
 )
 for _detector in BUILT_IN:

@@ -22,8 +22,31 @@ class Prediction:
         is_inlier: False where ``anomaly_score`` is above the bundle's threshold.
         raw_score: the detector's own score before the bundle's scale (equal to
             ``anomaly_score`` for a calibrated detector such as the Isolation Forest).
+        label: supervised models: the predicted class name.
+        confidence: supervised models: the calibrated probability of ``label``.
+        probabilities: supervised models: every class's calibrated probability, in
+            the order of ``ModelBundle.classes`` (shape (n_classes,) or (n_rows, n_classes)).
     """
 
     anomaly_score: Any
     is_inlier: Any
     raw_score: Any = None
+    label: Any = None
+    confidence: Any = None
+    probabilities: Any = None
+
+    def row(self, index: int) -> Prediction:
+        """Row ``index`` of a batch prediction, with plain Python scalars."""
+
+        def scalar(values: Any) -> Any:
+            return None if values is None else values[index].item() if hasattr(
+                values[index], "item") else values[index]  # fmt: skip
+
+        return Prediction(
+            scalar(self.anomaly_score),
+            scalar(self.is_inlier),
+            scalar(self.raw_score),
+            scalar(self.label),
+            scalar(self.confidence),
+            None if self.probabilities is None else self.probabilities[index],
+        )

@@ -2,13 +2,8 @@
 
 With several workers (``serve --workers N``) prometheus-client's multiprocess
 mode is on (``PROMETHEUS_MULTIPROC_DIR``): counters and histograms add up across
-workers; each gauge says how it aggregates (``multiprocess_mode``): in-flight
-requests are summed over live workers, model identity and thresholds take the
-maximum over live workers, "loaded" and "fast path" the minimum.
-
-Every metric is registered on the ``CollectorRegistry`` passed in, never on the
-process-global default registry, so tests can build a fresh registry per app
-and assert on ``registry.get_sample_value(...)``.
+workers; each gauge says how it aggregates (``multiprocess_mode``). Every metric
+is registered on the ``CollectorRegistry`` passed in, never the global one.
 
 HTTP metrics follow the RED convention (``http_requests_total``,
 ``http_request_duration_seconds``) and are labelled by *route template*
@@ -99,6 +94,12 @@ class Metrics:
             "anomaly_detector_predictions_total",
             "Scored rows by outcome (inlier or anomaly) and endpoint.",
             ["outcome", "endpoint"],
+            registry=r,
+        )
+        self.predictions_by_class = Counter(
+            "anomaly_detector_predictions_by_class_total",
+            "Rows scored by a supervised model, by predicted class and endpoint.",
+            ["label", "endpoint"],
             registry=r,
         )
         self.anomaly_score = Histogram(
@@ -252,6 +253,14 @@ class Metrics:
         else:
             observe_many(self.anomaly_score, np.asarray(anomaly_scores, dtype=np.float64))
 
+    def observe_labels(self, labels, endpoint: str) -> None:
+        """Count rows of a supervised model by predicted class (one label or an array)."""
+        if isinstance(labels, str):
+            return self.predictions_by_class.labels(label=labels, endpoint=endpoint).inc()
+        names, counts = np.unique(np.asarray(labels, dtype=str), return_counts=True)
+        for name, count in zip(names, counts, strict=True):
+            self.predictions_by_class.labels(label=str(name), endpoint=endpoint).inc(int(count))
+
     def _prediction_counter(self, outcome: str, endpoint: str):
         key = (outcome, endpoint)
         child = self._prediction_children.get(key)
@@ -273,9 +282,8 @@ def exposition(registry: CollectorRegistry) -> bytes:
 def observe_many(histogram: Histogram, values: np.ndarray) -> None:
     """``histogram.observe`` for every value, in one pass per bucket instead of per value.
 
-    Uses prometheus-client's per-bucket values (non-cumulative, one per upper
-    bound); if a future client version lays them out differently, falls back
-    to observing one value at a time.
+    Uses prometheus-client's per-bucket values (one per upper bound); if a future
+    client lays them out differently, observes one value at a time instead.
     """
     buckets = getattr(histogram, "_buckets", None)
     total = getattr(histogram, "_sum", None)

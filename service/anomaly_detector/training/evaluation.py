@@ -17,7 +17,9 @@ ANOMALY_WORDS = ("1", "true", "yes", "anomaly", "anomalous", "outlier", "attack"
 NORMAL_WORDS = ("0", "false", "no", "none", "normal", "benign", "inlier", "ok", "clean")
 
 
-def _as_text(labels: pd.Series) -> pd.Series:
+def label_text(labels: pd.Series) -> pd.Series:
+    """Label values as trimmed lower-case text (1.0 and 1 both read "1")."""
+
     def text(value: Any) -> str:
         if isinstance(value, float) and value.is_integer():
             value = int(value)
@@ -40,14 +42,14 @@ def resolve_labels(labels: pd.Series, anomaly_label: str | None = None) -> tuple
     Raises:
         InputError: the column has a single value, or ``anomaly_label`` does not occur.
     """
-    text = _as_text(labels)
+    text = label_text(labels)
     values = sorted(text.unique())
     if len(values) < 2:
         raise InputError(
             "invalid_request", f"label column has a single value ({values}); cannot evaluate"
         )
     if anomaly_label is not None:
-        wanted = _as_text(pd.Series([anomaly_label]))[0]
+        wanted = label_text(pd.Series([anomaly_label]))[0]
         if wanted not in values:
             raise InputError(
                 "invalid_request",

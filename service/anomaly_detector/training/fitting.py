@@ -19,6 +19,7 @@ from anomaly_detector.bundle.model import Decision, ModelBundle
 from anomaly_detector.data.feature_schema import FeatureSchema
 from anomaly_detector.data.profiling import ColumnProfile, profile_columns
 from anomaly_detector.detectors import registry
+from anomaly_detector.detectors.base import Detector
 from anomaly_detector.detectors.scale import PercentileScale
 from anomaly_detector.errors import InputError
 from anomaly_detector.preprocessing.pipeline import build_preprocessor
@@ -56,6 +57,61 @@ def prepare(
     return Prepared(frame, profile, schema, preprocessor, inputs, label_column, source)
 
 
+def bundle_metadata(
+    prepared: Prepared,
+    detector: Detector,
+    threshold: float,
+    contamination: float | None,
+    training_scores: np.ndarray,
+) -> dict[str, Any]:
+    """``model.json``'s content for a detector fitted on ``prepared`` (evaluation comes later)."""
+    metadata = training_metadata(
+        created=datetime.now(timezone.utc),
+        frame=prepared.frame,
+        profile=prepared.profile,
+        detector=detector,
+        threshold=threshold,
+        contamination=contamination,
+        training_scores=training_scores,
+        source=prepared.source,
+        label_column=prepared.label_column,
+    )
+    metadata["feature_stats"] = feature_stats(prepared.schema, prepared.frame)
+    return metadata
+
+
+def feature_stats(schema: FeatureSchema, frame: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """Per feature, what training saw: quantiles of numbers, frequent categories.
+
+    Explanations compare a row with these ("auth_failures = 57, training median 1")
+    and start from the typical row they describe (medians, most frequent category).
+    """
+    coerced = schema.coerce_frame(frame)
+    stats: dict[str, dict[str, Any]] = {}
+    for feature in schema.features:
+        column = coerced[feature.name]
+        if feature.is_categorical:
+            counts = column.dropna().astype(str).value_counts()
+            stats[feature.name] = {
+                "mode": None if counts.empty else str(counts.index[0]),
+                "top": {str(k): int(v) for k, v in counts.head(10).items()},
+                "missing": float(column.isna().mean()),
+            }
+            continue
+        values = pd.to_numeric(column, errors="coerce").astype(float)
+        finite = values[np.isfinite(values)]
+        if finite.empty:
+            stats[feature.name] = {"median": None, "missing": 1.0}
+            continue
+        q = finite.quantile([0.01, 0.25, 0.5, 0.75, 0.99])
+        stats[feature.name] = {
+            "min": float(finite.min()), "q01": float(q[0.01]), "q25": float(q[0.25]),
+            "median": float(q[0.5]), "q75": float(q[0.75]), "q99": float(q[0.99]),
+            "max": float(finite.max()), "missing": float(values.isna().mean()),
+        }  # fmt: skip
+    return stats
+
+
 def fit_bundle(
     prepared: Prepared,
     detector_name: str,
@@ -86,17 +142,7 @@ def fit_bundle(
             "invalid_request",
             f"{detector.name} has no natural threshold: pass a contamination (e.g. 0.03)",
         )
-    metadata = training_metadata(
-        created=datetime.now(timezone.utc),
-        frame=prepared.frame,
-        profile=prepared.profile,
-        detector=detector,
-        threshold=threshold,
-        contamination=contamination,
-        training_scores=training_scores,
-        source=prepared.source,
-        label_column=prepared.label_column,
-    )
+    metadata = bundle_metadata(prepared, detector, threshold, contamination, training_scores)
     bundle = ModelBundle(
         prepared.preprocessor,
         detector,

@@ -14,7 +14,7 @@ from anomaly_detector.data.profiling import ColumnProfile
 from anomaly_detector.detectors import registry
 from anomaly_detector.errors import InputError
 from anomaly_detector.scoring.scorer import Scorer
-from anomaly_detector.training import selection
+from anomaly_detector.training import recommendation, selection, supervised
 from anomaly_detector.training.evaluation import evaluate, resolve_labels
 from anomaly_detector.training.fitting import fit_bundle, prepare
 from anomaly_detector.training.thresholds import alert_rate_warning
@@ -25,6 +25,8 @@ class TrainConfig:
     """What to train.
 
     Attributes:
+        task: ``unsupervised`` (rows alone; labels only evaluate) or ``supervised``
+            (a classifier learns ``label_column``; see ``training.supervised``).
         detector: a registered detector name (``anomaly-detector detectors`` lists
             them), or ``auto`` (see ``selection``).
         params: the detector's hyperparameters; the rest keep their defaults.
@@ -32,14 +34,18 @@ class TrainConfig:
             None or ``"auto"``: the detector's natural boundary.
         label_column, anomaly_label: true labels, never a feature, used to evaluate.
         features: use exactly these columns instead of detecting them.
+        alert_budget, min_precision: the objectives thresholds are recommended for.
     """
 
+    task: str = "unsupervised"
     detector: str = registry.DEFAULT_DETECTOR
     params: dict[str, Any] = field(default_factory=dict)
     contamination: float | str | None = None
     label_column: str | None = None
     anomaly_label: str | None = None
     features: Sequence[str] | None = None
+    alert_budget: float = recommendation.ALERT_BUDGET
+    min_precision: float = recommendation.MIN_PRECISION
 
 
 @dataclass
@@ -78,6 +84,8 @@ def train(
             column, unknown detector or parameter).
     """
     config = config or TrainConfig()
+    if config.task == "supervised":
+        return _train_supervised(frame, config, test_frame, source)
     _check(frame, config, test_frame)
     contamination = _contamination(config.contamination)
     prepared = prepare(frame, config.label_column, config.features, source)
@@ -97,6 +105,39 @@ def train(
     if warning:
         result.warnings.append(warning)
     _evaluate(result, config, frame, report_frame)
+    return result
+
+
+def _train_supervised(
+    frame: pd.DataFrame, config: TrainConfig, test_frame: pd.DataFrame | None, source: str | None
+) -> TrainResult:
+    if config.label_column is None or config.label_column not in frame.columns:
+        raise InputError(
+            "invalid_request",
+            "--task supervised learns a label: pass --label-column with a column of the "
+            f"training data (columns: {', '.join(map(str, frame.columns))})",
+        )
+    if test_frame is not None and config.label_column not in test_frame.columns:
+        raise InputError(
+            "invalid_request", f"the test data has no label column {config.label_column!r}"
+        )
+    detector = supervised.DEFAULT_CLASSIFIER
+    if config.detector in registry.trainable("supervised"):
+        detector = config.detector
+    elif config.detector not in (registry.DEFAULT_DETECTOR, detector):
+        raise InputError(
+            "invalid_request",
+            f"--task supervised trains one of: {', '.join(registry.trainable('supervised'))}; "
+            f"{config.detector!r} is unsupervised",
+        )
+    bundle, prepared, training_scores, rule = supervised.fit_supervised(
+        frame, label_column=config.label_column, anomaly_label=config.anomaly_label,
+        features=config.features, source=source, classifier=detector, params=config.params,
+        test_frame=test_frame, alert_budget=config.alert_budget,
+        min_precision=config.min_precision,
+    )  # fmt: skip
+    result = TrainResult(bundle, prepared.profile, training_scores, rule)
+    result.evaluation = bundle.metadata["evaluation"]
     return result
 
 
@@ -168,4 +209,12 @@ def _evaluate(
         bundle.metadata["evaluation"][split] = evaluate(scores, is_anomaly, bundle.threshold)
         result.label_rule = result.label_rule or rule
         bundle.metadata["training"]["label_rule"] = result.label_rule
+        if split == "test" and 0 < is_anomaly.sum() < len(is_anomaly):
+            thresholds = recommendation.recommend(
+                scores, is_anomaly, default_threshold=bundle.threshold,
+                training_rate=float(np.mean(is_anomaly)), alert_budget=config.alert_budget,
+                min_precision=config.min_precision, training_scores=result.training_scores,
+            )  # fmt: skip
+            thresholds["chosen_on"]["split"] = "test"
+            bundle.metadata["thresholds"] = thresholds
     result.evaluation = bundle.metadata["evaluation"]

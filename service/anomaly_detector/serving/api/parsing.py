@@ -78,24 +78,26 @@ def _check_keys(payload: dict[str, Any], allowed: tuple[str, ...]) -> None:
         )
 
 
-# What a response includes besides the decision: ``anomaly_score``, ``raw_score``.
-Extras = tuple[bool, bool]
+# What a response includes besides the decision: ``anomaly_score``, ``raw_score``,
+# ``explanation``.
+Extras = tuple[bool, bool, bool]
+_FLAGS = ("score", "raw_score", "explain")
 
 
 def _extras(payload: dict[str, Any]) -> Extras:
-    """The ``score`` and ``raw_score`` flags of a body."""
+    """The ``score``, ``raw_score`` and ``explain`` flags of a body."""
     flags = []
-    for name in ("score", "raw_score"):
+    for name in _FLAGS:
         value = payload.get(name, False)
         if not isinstance(value, bool):
             raise ApiError(422, "invalid_request", f"{name!r} must be true or false")
         flags.append(value)
-    return flags[0], flags[1]
+    return flags[0], flags[1], flags[2]
 
 
 def parse_prediction(payload: dict[str, Any], schema: FeatureSchema) -> tuple[list[Any], Extras]:
     """(row in schema order, response extras) from a ``POST /prediction`` body."""
-    _check_keys(payload, ("feature_vector", "features", "score", "raw_score"))
+    _check_keys(payload, ("feature_vector", "features", *_FLAGS))
     vector, named = payload.get("feature_vector"), payload.get("features")
     try:
         if vector is not None and named is None:
@@ -121,7 +123,7 @@ def parse_batch(
     payload: dict[str, Any], schema: FeatureSchema, max_rows: int
 ) -> tuple[list[list[Any]], Extras]:
     """(rows in schema order, response extras) from a ``POST /predictions`` body."""
-    _check_keys(payload, ("feature_vectors", "features", "score", "raw_score"))
+    _check_keys(payload, ("feature_vectors", "features", *_FLAGS))
     vectors, named = payload.get("feature_vectors"), payload.get("features")
     if (vectors is None) == (named is None):
         raise ApiError(
