@@ -1,5 +1,6 @@
-"""Command line: ``anomaly-detector generate-data | init | train | detectors | serve | score |
-stack | simulate``. Each module holds a group of commands; this one assembles them."""
+"""Command line: ``anomaly-detector generate-data | init | train | detectors | threshold |
+serve | score | stack | simulate``. Each module holds a group of commands; this one
+assembles them."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ app.command("generate-data")(data.generate_data)
 app.command("init")(data.init)
 app.command()(training.train)
 app.command()(training.detectors)
+app.command()(training.threshold)
 app.command()(serving.serve)
 app.command()(serving.score)
 app.command()(serving.stack)

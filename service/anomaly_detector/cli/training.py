@@ -17,6 +17,13 @@ AUTO = "auto"  # training.selection.AUTO, without importing training at start-up
 
 def train(
     data: Annotated[Path, typer.Option(help="Training CSV.")],
+    task: Annotated[
+        str,
+        typer.Option(
+            help="'unsupervised' (rows alone; labels only evaluate) or 'supervised' (a "
+            "calibrated classifier learns --label-column)."
+        ),
+    ] = "unsupervised",
     out: Annotated[
         Path, typer.Option(help="Folder for model.joblib and model.json.")
     ] = DEFAULT_MODEL_PATH.parent,
@@ -57,6 +64,16 @@ def train(
         int | None, typer.Option(help="Seed; same data and seed, same scores (default 42).")
     ] = None,
     test: Annotated[Path | None, typer.Option(help="Labelled hold-out CSV to evaluate on.")] = None,
+    alert_budget: Annotated[
+        float,
+        typer.Option(
+            min=0.0, max=1.0, help="Recommend the best recall flagging at most this share."
+        ),
+    ] = 0.02,
+    min_precision: Annotated[
+        float,
+        typer.Option(min=0.0, max=1.0, help="Recommend the best recall at least this precise."),
+    ] = 0.9,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
     format: Annotated[
         str,
@@ -73,6 +90,13 @@ def train(
 
     if format not in ("joblib", "skops"):
         fail(f"--format must be 'joblib' or 'skops', got {format!r}")
+    if task not in ("unsupervised", "supervised"):
+        fail(f"--task must be 'unsupervised' or 'supervised', got {task!r}")
+    if task == "supervised":
+        if label_column is None:
+            fail("--task supervised learns a label: pass --label-column COLUMN")
+        if detector in (registry.DEFAULT_DETECTOR, AUTO):
+            detector = registry.trainable("supervised")[0]
     shortcuts = {
         "n_estimators": n_estimators,
         "max_samples": max_samples,
@@ -85,16 +109,20 @@ def train(
             fail("--detector auto chooses parameters itself; drop --param and "
                  + ", ".join(given or ["--param"]))  # fmt: skip
         params = {}
-    elif detector not in registry.trainable():
+    elif detector not in registry.trainable(task):
         fail(
-            f"unknown detector {detector!r}; train one of: "
-            f"{', '.join(registry.trainable())}, or {AUTO}"
+            f"unknown detector {detector!r} for --task {task}; train one of: "
+            f"{', '.join(registry.trainable(task))}"
+            + (f", or {AUTO}" if task == "unsupervised" else "")
         )
     else:
         shortcuts["max_samples"] = _parse(detector, "max_samples", max_samples)
         params = detector_params(detector, param or [], shortcuts)
     config = TrainConfig(
+        task=task,
         detector=detector,
+        alert_budget=alert_budget,
+        min_precision=min_precision,
         params=params,
         contamination=contamination,
         label_column=label_column,
@@ -144,7 +172,7 @@ def detectors(
 ) -> None:
     """List the detectors ``train`` can fit, with their parameters and defaults."""
     listing = []
-    names = registry.trainable()
+    names = registry.trainable(None)
     for name in sorted(names, key=lambda n: n != registry.DEFAULT_DETECTOR):  # default first
         cls = registry.detector_class(name)
         listing.append(
@@ -169,6 +197,46 @@ def detectors(
         for p in item["params"]:
             typer.echo(f"    --param {p['name']}={p['default']}  {p['help']}")
     typer.echo(
-        f"{AUTO}: with a labelled --test, every detector above with a few parameter sets, "
+        f"{AUTO}: with a labelled --test, every unsupervised detector with a few parameter sets, "
         "chosen by PR-AUC on half of the test rows; without labels, the suite's best default"
     )
+
+
+def threshold(
+    model: Annotated[
+        Path, typer.Option(help="The model file to re-tune (its folder is re-published).")
+    ] = DEFAULT_MODEL_PATH,
+    use: Annotated[
+        str | None,
+        typer.Option(
+            help="A recommendation recorded at training: best_f1, within_budget, "
+            "min_precision, default, training_rate, or class_weights (multi-class)."
+        ),
+    ] = None,
+    value: Annotated[float | None, typer.Option(help="Or an explicit threshold.")] = None,
+) -> None:
+    """Re-publish MODEL with another threshold; a running service hot-swaps it."""
+    from anomaly_detector.bundle.io import load_bundle, save_bundle
+    from anomaly_detector.errors import BundleError, InputError
+    from anomaly_detector.training.recommendation import apply_recommendation
+
+    if (use is None) == (value is None):
+        fail("pass exactly one of --use NAME or --value THRESHOLD")
+    try:
+        bundle = load_bundle(model)
+    except (BundleError, OSError) as exc:
+        fail(f"cannot load {model}: {exc}")
+    before = bundle.threshold
+    try:
+        if use is not None:
+            apply_recommendation(bundle, use)
+        else:
+            bundle.set_threshold(value)
+            bundle.metadata.setdefault("thresholds", {})["applied"] = "value"
+    except InputError as exc:
+        fail(exc.message)
+    fmt = "skops" if model.suffix == ".skops" else "joblib"
+    model_path, _ = save_bundle(bundle, model.parent, format=fmt)
+    change = f"class weights {list(bundle.decision.class_weights)}" if use == "class_weights" \
+        else f"threshold {before:.4f} -> {bundle.threshold:.4f}"  # fmt: skip
+    typer.echo(f"{change}; wrote {model_path} (a running service picks it up by itself)")

@@ -7,9 +7,8 @@ is registered on the ``CollectorRegistry`` passed in, never the global one.
 
 HTTP metrics follow the RED convention (``http_requests_total``,
 ``http_request_duration_seconds``) and are labelled by *route template*
-(``/prediction``, not the raw path); any path that matches no route is counted
-under the single label value ``UNMATCHED_ROUTE`` so that a scanner cannot
-create unbounded series. Domain metrics carry the ``anomaly_detector_`` prefix.
+(``/prediction``, not the raw path); unmatched paths share ``UNMATCHED_ROUTE``,
+so a scanner cannot create unbounded series. Domain metrics: ``anomaly_detector_``.
 """
 
 from __future__ import annotations
@@ -256,7 +255,7 @@ class Metrics:
     def observe_labels(self, labels, endpoint: str) -> None:
         """Count rows of a supervised model by predicted class (one label or an array)."""
         if isinstance(labels, str):
-            return self.predictions_by_class.labels(label=labels, endpoint=endpoint).inc()
+            labels = [labels]
         names, counts = np.unique(np.asarray(labels, dtype=str), return_counts=True)
         for name, count in zip(names, counts, strict=True):
             self.predictions_by_class.labels(label=str(name), endpoint=endpoint).inc(int(count))

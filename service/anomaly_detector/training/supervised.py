@@ -144,10 +144,13 @@ def fit_supervised(
     bundle.metadata["classes"] = list(labels.classes)
     _describe_splits(bundle, labelled, labels, fit_rows, validation_rows, label_column,
                      test_frame, training_scores, alert_budget, min_precision)  # fmt: skip
-    if len(labels.classes) > 2:
-        bundle.metadata["thresholds"]["class_weights"] = recommendation.recommend_class_weights(
-            detector.training_probabilities, labels.codes[fit_rows]
-        )
+    if len(labels.classes) > 2:  # labels are the decision: a rule per class, not a threshold
+        bundle.metadata["thresholds"] = {
+            "chosen_on": {"split": "out-of-fold training rows", "rows": len(fit_rows)},
+            "class_weights": recommendation.recommend_class_weights(
+                detector.training_probabilities, labels.codes[fit_rows]
+            ),
+        }
     return bundle, prepared, training_scores, labels.rule
 
 
@@ -179,7 +182,7 @@ def _describe_splits(bundle, labelled, labels, fit_rows, validation_rows, label_
         training_rate=float(np.mean(fit_codes > 0)), alert_budget=alert_budget,
         min_precision=min_precision,
         report=(report_prediction.anomaly_score, report_codes > 0),
-        training_scores=training_scores,
+        training_scores=training_scores, calibrated=True,
     )  # fmt: skip
     thresholds["chosen_on"]["split"] = "out-of-fold training rows"
     thresholds["reported_on"] = report_split
