@@ -128,7 +128,8 @@ async def predict_batch(
         body["label"] = prediction.label.tolist()
         body["confidence"] = prediction.confidence
         body["probabilities"] = {
-            name: prediction.probabilities[:, i] for i, name in enumerate(model.scorer.classes)
+            name: prediction.probabilities[:, i].tolist()
+            for i, name in enumerate(model.scorer.classes)
         }
     if explanations is not None:
         body["explanations"] = explanations
