@@ -85,6 +85,7 @@ bench: $(VENV)/.installed-test ## HTTP vs baseline vs ceiling, scorer, batch/tra
 	$(BIN)/python bench/batch.py | tee -a bench/results.md
 	$(BIN)/python bench/profile_requests.py | tee -a bench/results.md
 	$(BIN)/python bench/detector_speed.py | tee -a bench/results.md
+	$(BIN)/python bench/explain_speed.py | tee -a bench/results.md
 
 bench-quality: $(VENV)/.installed-test ## ROC-AUC/PR-AUC of every detector, the ensemble and auto on a suite of datasets, PyOD side by side; writes bench/results-quality.md
 	$(BIN)/python bench/quality.py --seeds $(QUALITY_SEEDS)

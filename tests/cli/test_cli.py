@@ -170,7 +170,8 @@ def test_detectors_lists_what_can_be_trained_with_parameters() -> None:
     as_json = json.loads(runner.invoke(app, ["detectors", "--json"]).stdout)
     (forest,) = [d for d in as_json if d["name"] == "isolation_forest"]
     assert {"name": "max_samples", "default": "auto"}.items() <= forest["params"][1].items()
-    assert sorted(d["name"] for d in as_json) == sorted(registry.trainable())
+    assert sorted(d["name"] for d in as_json) == sorted(registry.trainable(None))
+    assert "gradient_boosting [supervised]" in listed.stdout
     for listed_detector in as_json:
         assert listed_detector["summary"] and listed_detector["raw_score"]
         assert f"{listed_detector['name']}" in listed.stdout
