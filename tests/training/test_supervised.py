@@ -40,10 +40,7 @@ def test_hold_out_roc_auc_and_the_recommended_threshold_on_rows_nothing_was_chos
         scores_all.append(scores)
     assert roc_auc_score(np.concatenate(truth_all), np.concatenate(scores_all)) >= 0.99
     mean = {name: float(np.mean(values)) for name, values in f1s.items()}
-    assert mean["best_f1"] >= mean["training_rate"], mean
-    # Calibrated probabilities make 0.5 near F1-optimal (the optimum is F*/2): the
-    # recommendation stays within a point of it; it does not beat it on these folds.
-    assert mean["best_f1"] >= mean["default"] - 0.01, mean
+    assert mean["best_f1"] >= mean["default"] and mean["best_f1"] >= mean["training_rate"], mean
 
 
 def test_binary_metrics_and_recommendations_are_in_model_json(labelled):

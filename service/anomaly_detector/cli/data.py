@@ -23,11 +23,15 @@ def generate_data(
     train_rows: Annotated[int, typer.Option(help="Rows in train.csv.")] = 20_000,
     test_rows: Annotated[int, typer.Option(help="Rows in test.csv.")] = 5_000,
 ) -> None:
-    """Write the default synthetic API-traffic dataset (unlabelled train, labelled test)."""
+    """Write the synthetic datasets: API traffic (unlabelled train.csv, labelled test.csv)
+    and security alerts with a priority label (alerts.csv, alerts_test.csv)."""
+    from anomaly_detector.data.synthetic.alerts import write_alerts
     from anomaly_detector.data.synthetic.traffic import write_default_dataset
 
     train_path, test_path = write_default_dataset(out, seed, train_rows, test_rows)
     typer.echo(f"wrote {train_path} ({train_rows} rows) and {test_path} ({test_rows} rows)")
+    alerts_path, alerts_test_path = write_alerts(out, seed)
+    typer.echo(f"wrote {alerts_path} and {alerts_test_path} (alerts labelled by priority)")
 
 
 def init(

@@ -85,7 +85,6 @@ def recommend(
     min_precision: float = MIN_PRECISION,
     report: tuple[np.ndarray, np.ndarray] | None = None,
     training_scores: np.ndarray | None = None,
-    calibrated: bool = False,
 ) -> dict[str, Any]:
     """The threshold table and recommendations for anomaly ``scores`` of labelled rows.
 
@@ -96,10 +95,6 @@ def recommend(
         report: (scores, truth) of other rows to evaluate every choice on.
         training_scores: the training rows' scores, to record each threshold's
             training alert rate (what the service's anomaly-ratio alert compares with).
-        calibrated: the scores are calibrated probabilities. Then ``best_f1`` is half
-            the best F1 reached (Lipton, Elkan and Naryanaswamy, 2014: the F1-optimal
-            threshold of a calibrated classifier is F*/2), which varies far less from
-            sample to sample than the empirical arg-max of a stepwise F1 curve.
 
     Returns:
         ``{"chosen_on", "objectives", "table", "recommendations", "baselines"}``;
@@ -122,8 +117,6 @@ def recommend(
     thresholds = {
         name: None if i is None else float(curve["threshold"][i]) for name, i in picks.items()
     }
-    if calibrated:
-        thresholds["best_f1"] = float(curve["f1"].max()) / 2.0
 
     def entry(threshold: float | None) -> dict[str, Any] | None:
         if threshold is None:

@@ -23,10 +23,16 @@ def describe(result: TrainResult) -> str:
     for name, reason in result.profile.dropped.items():
         lines.append(f"dropped column {name!r}: {reason}")
     alert_rate = meta["reference_scores"]["alert_rate"]
-    lines.append(
-        f"threshold (anomaly score above it is an anomaly): {meta['threshold']:.4f}, "
-        f"flagging {alert_rate:.2%} of the training rows"
-    )
+    if len(meta.get("classes") or ()) > 2:
+        lines.append(
+            "decision: the most probable class; anomaly_score is 1 - P("
+            f"{meta['classes'][0]!r}), above {meta['threshold']} for {alert_rate:.2%} of rows"
+        )
+    else:
+        lines.append(
+            f"threshold (anomaly score above it is an anomaly): {meta['threshold']:.4f}, "
+            f"flagging {alert_rate:.2%} of the training rows"
+        )
     if result.label_rule:
         lines.append(f"labels: {result.label_rule}")
     if meta.get("classes"):

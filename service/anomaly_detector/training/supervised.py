@@ -72,11 +72,20 @@ def encode_labels(labels: pd.Series, anomaly_label: str | None) -> Labels:
         normal = str(next(v for v in values.index if v != anomalous))
         return Labels((normal, anomalous), is_anomaly.astype(np.int64), rule)
     normal = str(values.index[0])
-    others = sorted(str(v) for v in values.index[1:])
+    others = sorted((str(v) for v in values.index[1:]), key=_ordinal_key)
     classes = (normal, *others)
     index = {name: i for i, name in enumerate(classes)}
     rule = f"{len(classes)} classes; the most frequent, {normal!r}, is the normal class"
     return Labels(classes, text.map(index).to_numpy(np.int64), rule)
+
+
+# Label words with a natural order (priorities, severities): classes keep it.
+ORDINAL_WORDS = ("none", "info", "informational", "low", "minor", "medium", "moderate",
+                 "major", "high", "severe", "critical")  # fmt: skip
+
+
+def _ordinal_key(value: str) -> tuple[int, str]:
+    return (ORDINAL_WORDS.index(value) if value in ORDINAL_WORDS else len(ORDINAL_WORDS), value)
 
 
 def codes_for(labels: pd.Series, classes: Sequence[str]) -> np.ndarray:
@@ -158,9 +167,9 @@ def _describe_splits(bundle, labelled, labels, fit_rows, validation_rows, label_
                      test_frame, training_scores, alert_budget, min_precision) -> None:  # fmt: skip
     """Metrics per split and the threshold recommendations, into the bundle's metadata.
 
-    Thresholds are chosen on the out-of-fold scores of the fitted rows (every row
-    scored by a model that did not see it: many more rows than the validation
-    split) and reported on the validation and test rows, which chose nothing.
+    Thresholds are chosen on the out-of-fold scores of the fitted rows (each scored
+    by a fold model that did not see it) together with the validation rows, and
+    reported on the test rows when given.
     """
     scorer = Scorer(bundle)
     splits = {"validation": (labelled.iloc[validation_rows], labels.codes[validation_rows])}
@@ -177,15 +186,22 @@ def _describe_splits(bundle, labelled, labels, fit_rows, validation_rows, label_
     report_split = "test" if "test" in predictions else "validation"
     report_prediction, report_codes = predictions[report_split]
     fit_codes = labels.codes[fit_rows]
+    validation, validation_codes = predictions["validation"]
+    # Choose on every labelled row none of its scorers saw: F1 curves are steps, and
+    # the arg-max of a step curve is only as stable as the rows behind it.
+    chosen_scores = np.concatenate([training_scores, validation.anomaly_score])
+    chosen_truth = np.concatenate([fit_codes, validation_codes]) > 0
     thresholds = recommendation.recommend(
-        training_scores, fit_codes > 0, default_threshold=bundle.threshold,
+        chosen_scores, chosen_truth, default_threshold=bundle.threshold,
         training_rate=float(np.mean(fit_codes > 0)), alert_budget=alert_budget,
         min_precision=min_precision,
         report=(report_prediction.anomaly_score, report_codes > 0),
-        training_scores=training_scores, calibrated=True,
+        training_scores=training_scores,
     )  # fmt: skip
-    thresholds["chosen_on"]["split"] = "out-of-fold training rows"
-    thresholds["reported_on"] = report_split
+    thresholds["chosen_on"]["split"] = "out-of-fold training rows and validation rows"
+    thresholds["reported_on"] = report_split + (
+        "" if report_split == "test" else " (which took part in choosing: pass --test)"
+    )
     bundle.metadata["thresholds"] = thresholds
 
 
