@@ -21,6 +21,7 @@ from nbformat.v4 import new_code_cell
 
 from anomaly_detector.bundle.io import load_bundle
 from anomaly_detector.data.reading import read_csv
+from anomaly_detector.data.synthetic.alerts import write_alerts
 from anomaly_detector.data.synthetic.traffic import write_default_dataset
 from anomaly_detector.detectors import registry
 from factories import write_bundle
@@ -30,6 +31,7 @@ pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
 JUPYTER_DIR = REPO / "jupyter"
+ROW_OF_TRAFFIC = ["mobile", 14, 42.5, 0.01, 38.0, 95.0, 20480, 512000, 6, 0]
 TRAIN_PARAMETERS = {"N_ESTIMATORS": 30, "TRAIN_ROWS": 2_500, "REQUIRE_SERVICE": True}
 # What a notebook knows at the end, printed as JSON by a cell the test appends.
 EXPLORE_PROBE = """
@@ -46,6 +48,18 @@ print(json.dumps({
     "recommended_f1": recommended_f1,
     "published_version": published_version,
     "compared": {name: row["pr_auc"] for name, row in comparison.iterrows()},
+}))
+"""
+
+
+SUPERVISED_PROBE = """
+import json, sys
+print(json.dumps({
+    "executable": sys.executable,
+    "macro_f1": test_metrics["macro_f1"],
+    "explained": len(explained),
+    "applied_threshold": applied_threshold,
+    "published_version": published_version,
 }))
 """
 
@@ -68,6 +82,7 @@ def python3_kernel(tmp_path_factory):
 def data_dir(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("data")
     write_default_dataset(out, train_rows=3_000, test_rows=1_500)
+    write_alerts(out, train_rows=2_000, test_rows=800)
     return out
 
 
@@ -196,3 +211,40 @@ def test_train_notebook_without_a_service(data_dir, tmp_path, require_service):
         probe = execute(notebook, tmp_path, TRAIN_PROBE)
         assert "is not reachable" in printed(notebook)
         assert load_bundle(models_dir / "model.joblib").version == probe["published_version"]
+
+
+def test_supervised_notebook_explores_explains_and_publishes(data_dir, tmp_path):
+    models_dir = tmp_path / "models"
+    initial, model_path = write_bundle(
+        models_dir, seed=5, n_estimators=25, frame=read_csv(data_dir / "train.csv")
+    )
+    with LiveServer(model_path, tmp_path / "server.log") as server:
+        notebook = parameterised(
+            "supervised.ipynb",
+            DATA_DIR=str(data_dir),
+            MODELS_DIR=str(models_dir),
+            SERVICE_URL=server.url,
+            MAX_ITER=30,
+            EXPLAIN_ROWS=40,
+            RECOMMENDATION="min_precision",
+            REQUIRE_SERVICE=True,
+        )
+        probe = execute(notebook, tmp_path, SUPERVISED_PROBE)
+        served = httpx.get(server.url + "/model_information", timeout=5).json()
+        answer = httpx.post(
+            server.url + "/prediction", json={"feature_vector": ROW_OF_TRAFFIC}, timeout=5
+        ).json()
+
+    assert probe["executable"] == sys.executable and probe["explained"] == 40
+    assert 0.5 < probe["macro_f1"] <= 1
+    assert served["version"] == probe["published_version"] != initial.version
+    assert served["task"] == "supervised" and served["threshold"] == probe["applied_threshold"]
+    assert set(answer) >= {"label", "confidence", "probabilities", "is_inlier"}
+    images = [
+        output
+        for cell in notebook.cells
+        for output in cell.get("outputs", [])
+        if "image/png" in output.get("data", {})
+    ]
+    assert len(images) >= 5  # balance, distributions, correlations, calibration, contributions
+    assert "mainly because" in printed(notebook)

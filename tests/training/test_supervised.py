@@ -40,6 +40,7 @@ def test_hold_out_roc_auc_and_the_recommended_threshold_on_rows_nothing_was_chos
         scores_all.append(scores)
     assert roc_auc_score(np.concatenate(truth_all), np.concatenate(scores_all)) >= 0.99
     mean = {name: float(np.mean(values)) for name, values in f1s.items()}
+    print("hold-out F1:", mean)
     assert mean["best_f1"] >= mean["default"] and mean["best_f1"] >= mean["training_rate"], mean
 
 
