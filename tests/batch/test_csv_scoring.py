@@ -94,3 +94,26 @@ def test_unusable_model_file(messy_csv, tmp_path) -> None:
     model.write_bytes(b"not a model")
     with pytest.raises(BundleError):
         score_csv(messy_csv, tmp_path / "out.csv", model)
+
+
+def test_supervised_columns_and_explanations_of_the_flagged_rows(tmp_path) -> None:
+    from anomaly_detector.bundle.io import save_bundle
+    from factories import labelled_traffic, train_supervised_small
+
+    bundle = train_supervised_small().bundle
+    model_path, _ = save_bundle(bundle, tmp_path / "model")
+    data = tmp_path / "rows.csv"
+    labelled_traffic(n_rows=300, seed=9, contamination=0.2).to_csv(data, index=False)
+    out = tmp_path / "scored.csv"
+    assert score_csv(data, out, model_path, chunk_rows=120, explain="anomalies") == 300
+    scored = read_csv(out)
+    probabilities = scored[[f"p_{name}" for name in bundle.classes]]
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-9)
+    flagged = scored["is_inlier"].astype(str) == "False"
+    assert flagged.any() and (~flagged).any()
+    assert scored.loc[flagged, "explanation"].str.startswith("flagged mainly because").all()
+    assert scored.loc[~flagged, "explanation"].isna().all()  # only anomalies are explained
+    first = scored.loc[flagged, "top_contributions"].iloc[0].split(";")[0]
+    assert first.split(":")[0] in bundle.schema.names and float(first.split(":")[1]) > 0
+    with pytest.raises(InputError, match="explain must be"):
+        score_csv(data, out, model_path, explain="some")

@@ -49,6 +49,13 @@ def score(
     out: Annotated[Path, typer.Option(help="CSV to write: input columns + scores.")],
     model: Annotated[Path, typer.Option(help="Model bundle.")] = DEFAULT_MODEL_PATH,
     chunk_rows: Annotated[int, typer.Option(min=1, help="Rows per chunk.")] = 100_000,
+    explain: Annotated[
+        str | None,
+        typer.Option(
+            help="Add explanation and top_contributions columns: 'anomalies' (flagged rows) "
+            "or 'all' (1 to 20 ms a row)."
+        ),
+    ] = None,
 ) -> None:
     """Score a CSV in chunks (memory stays flat), adding anomaly_score and is_inlier."""
     from anomaly_detector.batch.csv_scoring import score_csv
@@ -57,7 +64,9 @@ def score(
 
     registry.load_plugins()
     try:
-        rows = score_csv(data, out, model, chunk_rows=chunk_rows, progress=sys.stderr)
+        rows = score_csv(
+            data, out, model, chunk_rows=chunk_rows, progress=sys.stderr, explain=explain
+        )
     except (BundleError, InputError) as exc:
         fail(exc.message)
     typer.echo(f"scored {rows} rows into {out}")
