@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import json
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -135,6 +136,16 @@ def printed(notebook: nbformat.NotebookNode) -> str:
     )
 
 
+@contextmanager
+def serving_a_traffic_model(data_dir: Path, tmp_path: Path):
+    """(first model, live server) for ``tmp_path/models``, where notebooks publish to."""
+    initial, model_path = write_bundle(
+        tmp_path / "models", seed=5, n_estimators=25, frame=read_csv(data_dir / "train.csv")
+    )
+    with LiveServer(model_path, tmp_path / "server.log") as server:
+        yield initial, server
+
+
 def test_explore_notebook_runs_on_a_sample(data_dir, tmp_path):
     notebook = parameterised("explore.ipynb", DATA_DIR=str(data_dir), SAMPLE_ROWS=1_000)
 
@@ -152,10 +163,7 @@ def test_explore_notebook_runs_on_a_sample(data_dir, tmp_path):
 
 def test_train_notebook_publishes_a_model_the_service_swaps_to(data_dir, tmp_path):
     models_dir, figures_dir = tmp_path / "models", tmp_path / "figures"
-    initial, model_path = write_bundle(
-        models_dir, seed=5, n_estimators=25, frame=read_csv(data_dir / "train.csv")
-    )
-    with LiveServer(model_path, tmp_path / "server.log") as server:
+    with serving_a_traffic_model(data_dir, tmp_path) as (initial, server):
         notebook = parameterised(
             "train.ipynb",
             DATA_DIR=str(data_dir),
@@ -215,10 +223,7 @@ def test_train_notebook_without_a_service(data_dir, tmp_path, require_service):
 
 def test_supervised_notebook_explores_explains_and_publishes(data_dir, tmp_path):
     models_dir = tmp_path / "models"
-    initial, model_path = write_bundle(
-        models_dir, seed=5, n_estimators=25, frame=read_csv(data_dir / "train.csv")
-    )
-    with LiveServer(model_path, tmp_path / "server.log") as server:
+    with serving_a_traffic_model(data_dir, tmp_path) as (initial, server):
         notebook = parameterised(
             "supervised.ipynb",
             DATA_DIR=str(data_dir),
