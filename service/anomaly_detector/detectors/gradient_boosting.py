@@ -28,6 +28,7 @@ from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
 from anomaly_detector.detectors.base import Detector, Param
 from anomaly_detector.detectors.trees import TreeTable, gradient_boosting_table
+from anomaly_detector.detectors.treeshap import goes_left
 
 # Probability buckets: fine near both ends, where most calibrated rows land.
 SCORE_BUCKETS = (
@@ -212,9 +213,7 @@ def _row_probabilities(
     for t in range(roots.shape[0]):
         node = roots[t]
         while left[node] != -1:
-            if x[feature[node]] <= threshold[node] or (
-                x[feature[node]] != x[feature[node]] and missing_left[node]
-            ):
+            if goes_left(x, node, feature, threshold, missing_left, cast32):
                 node = left[node]
             else:
                 node = right[node]

@@ -196,9 +196,6 @@ class Scorer:
         )
 
     def _probabilities_of_rows(self, rows: Sequence[Sequence[Any]]) -> np.ndarray:
-        if self._fast and len(rows) == 1:
-            inputs = self.preprocessing.transform_row(rows[0])
-            return self.backend.probabilities_row(inputs)[None, :]
         return self._probabilities(self._inputs_of_rows(rows))
 
     def _probabilities(self, model_inputs) -> np.ndarray:

@@ -30,6 +30,7 @@ from sklearn.metrics import f1_score
 from anomaly_detector.bundle.model import ModelBundle
 from anomaly_detector.errors import InputError
 from anomaly_detector.training.evaluation import evaluate
+from anomaly_detector.training.thresholds import sweep
 
 ALERT_BUDGET = 0.02
 MIN_PRECISION = 0.9
@@ -38,32 +39,6 @@ BASELINES = ("default", "training_rate")
 # The threshold table shows these alert rates (every distinct score is searched).
 TABLE_ALERT_RATES = (0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3)
 _WEIGHT_GRID = np.exp(np.linspace(np.log(0.25), np.log(4.0), 25))
-
-
-def sweep(scores: np.ndarray, truth: np.ndarray) -> dict[str, np.ndarray]:
-    """Precision, recall, F1 and alert rate at every distinct score used as threshold.
-
-    Linear after one sort: flagged and true-positive counts are cumulative sums
-    from the top score down.
-    """
-    scores = np.asarray(scores, dtype=np.float64)
-    truth = np.asarray(truth, dtype=bool)
-    thresholds, inverse = np.unique(scores, return_inverse=True)
-    per_score = np.bincount(inverse, minlength=len(thresholds))
-    positives = np.bincount(inverse, weights=truth, minlength=len(thresholds))
-    flagged = per_score[::-1].cumsum()[::-1] - per_score  # rows strictly above each threshold
-    true_positives = positives[::-1].cumsum()[::-1] - positives
-    total = max(int(truth.sum()), 1)
-    precision = np.where(flagged > 0, true_positives / np.maximum(flagged, 1), 1.0)
-    recall = true_positives / total
-    f1 = 2 * true_positives / np.maximum(flagged + truth.sum(), 1)
-    return {
-        "threshold": thresholds,
-        "precision": precision,
-        "recall": recall,
-        "f1": f1,
-        "alert_rate": flagged / max(len(scores), 1),
-    }
 
 
 def _pick(curve: dict[str, np.ndarray], allowed: np.ndarray, key: str) -> int | None:

@@ -256,13 +256,9 @@ def classification_metrics(
 
 def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray) -> float:
     """Top-label ECE: mean |accuracy - confidence| over 10 equal-width bins, by rows."""
-    bins = np.minimum((np.asarray(confidence) * CALIBRATION_BINS).astype(int), CALIBRATION_BINS - 1)
-    error = 0.0
-    for b in range(CALIBRATION_BINS):
-        at = bins == b
-        if at.any():
-            error += at.mean() * abs(correct[at].mean() - confidence[at].mean())
-    return float(error)
+    points = reliability_points(confidence, correct)
+    total = len(confidence)
+    return float(sum(p["rows"] / total * abs(p["accuracy"] - p["confidence"]) for p in points))
 
 
 def reliability_points(confidence: np.ndarray, correct: np.ndarray) -> list[dict[str, float]]:

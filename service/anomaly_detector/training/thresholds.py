@@ -52,24 +52,41 @@ def threshold_table(
     return pd.DataFrame(rows)[columns]
 
 
+def sweep(scores: np.ndarray, truth: np.ndarray) -> dict[str, np.ndarray]:
+    """Precision, recall, F1 and alert rate at every distinct score used as threshold.
+
+    Linear after one sort: flagged and true-positive counts are cumulative sums
+    from the top score down.
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    truth = np.asarray(truth, dtype=bool)
+    thresholds, inverse = np.unique(scores, return_inverse=True)
+    per_score = np.bincount(inverse, minlength=len(thresholds))
+    positives = np.bincount(inverse, weights=truth, minlength=len(thresholds))
+    flagged = per_score[::-1].cumsum()[::-1] - per_score  # rows strictly above each threshold
+    true_positives = positives[::-1].cumsum()[::-1] - positives
+    total = max(int(truth.sum()), 1)
+    precision = np.where(flagged > 0, true_positives / np.maximum(flagged, 1), 1.0)
+    recall = true_positives / total
+    f1 = 2 * true_positives / np.maximum(flagged + truth.sum(), 1)
+    return {
+        "threshold": thresholds,
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
+        "alert_rate": flagged / max(len(scores), 1),
+    }
+
+
 def best_threshold(anomaly_scores: np.ndarray, is_anomaly: np.ndarray) -> float:
     """The threshold with the highest F1 when rows scoring above it are flagged.
 
-    Every distinct score is a candidate (flagging everything strictly above it);
-    computed with cumulative sums, so it is linear after a sort. Ties go to the
-    higher threshold (fewer alerts).
+    Every distinct score is a candidate (``sweep``); ties go to the higher
+    threshold (fewer alerts).
     """
-    scores = np.asarray(anomaly_scores, dtype=float)
-    truth = np.asarray(is_anomaly, dtype=bool)
-    distinct, inverse = np.unique(scores, return_inverse=True)
-    positives_per_score = np.bincount(inverse, weights=truth, minlength=len(distinct))
-    rows_per_score = np.bincount(inverse, minlength=len(distinct))
-    # Flagged by threshold distinct[i]: every row whose score is in distinct[i+1:].
-    flagged = rows_per_score[::-1].cumsum()[::-1] - rows_per_score
-    true_positives = positives_per_score[::-1].cumsum()[::-1] - positives_per_score
-    f1 = 2 * true_positives / np.maximum(flagged + truth.sum(), 1)
-    best = np.flatnonzero(f1 == f1.max())
-    return float(distinct[best.max()])
+    curve = sweep(anomaly_scores, is_anomaly)
+    best = np.flatnonzero(curve["f1"] == curve["f1"].max())
+    return float(curve["threshold"][best.max()])
 
 
 def apply_threshold(
