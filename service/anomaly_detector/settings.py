@@ -84,6 +84,36 @@ class Settings(BaseSettings):
         "",
         description="Comma-separated modules that register extra detectors (DETECTOR_PLUGINS).",
     )
+    watch_prometheus_url: str = Field(
+        "http://127.0.0.1:9090",
+        description="Prometheus the series watcher queries (WATCH_PROMETHEUS_URL).",
+    )
+    watch_port: int = Field(
+        9101, ge=1, le=65535, description="Port of the watcher's /metrics (WATCH_PORT)."
+    )
+    watch_interval_seconds: float = Field(
+        15.0, gt=0, description="How often the watcher scores the newest points."
+    )
+    watch_step_seconds: float = Field(
+        15.0, gt=0, description="Resolution of the watched series (one point per step)."
+    )
+    watch_history_hours: float = Field(
+        168.0, gt=0, description="History the watcher fits on at start and at each refit."
+    )
+    watch_refit_minutes: float = Field(
+        60.0, gt=0, description="How often the watcher refits on its history (fit_every)."
+    )
+    watch_detector: str = Field(
+        "forecaster", description="Series detector of the watcher (WATCH_DETECTOR)."
+    )
+    watch_threshold: float = Field(
+        0.5, gt=0, lt=1, description="Anomaly score at which a watched point is anomalous."
+    )
+    watch_queries: dict[str, str] = Field(
+        default_factory=dict,
+        description="Extra series to watch, as JSON {name: PromQL} (WATCH_QUERIES); the "
+        "service's own p95 latency, request rate and error ratio are always watched.",
+    )
     log_level: str = Field("INFO", description="Log level of the JSON request log (LOG_LEVEL).")
     log_requests: bool = Field(True, description="Write one JSON log line per request.")
 

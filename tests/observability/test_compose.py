@@ -281,13 +281,17 @@ def test_api_receives_every_service_setting() -> None:
     from anomaly_detector.settings import Settings
 
     api = _environment(SERVICES["api"])
+    watcher = _environment(SERVICES["watcher"])
     fixed_by_the_container = {"HOST", "PORT"}  # Dockerfile: 0.0.0.0:8000
     for name in sorted(field.upper() for field in Settings.model_fields):
         if name in fixed_by_the_container:
             continue
-        assert name in api, f"{name} is not passed to the api service"
-        if name != "MODEL_PATH":
-            assert api[name] is None, f"{name}: pass it through (no value), do not set it"
+        # The series watcher's settings go to the watcher, the rest to the api.
+        service, environment = ("watcher", watcher) if name.startswith("WATCH_") else ("api", api)
+        assert name in environment, f"{name} is not passed to the {service} service"
+        if name not in ("MODEL_PATH", "WATCH_PROMETHEUS_URL"):
+            assert environment[name] is None, f"{name}: pass it through (no value), do not set it"
+    assert watcher["WATCH_PROMETHEUS_URL"] == "http://prometheus:9090"
 
 
 # ------------------------------------------------------------------ Dockerfile

@@ -34,11 +34,15 @@ from anomaly_detector.detectors.hbos import HBOSDetector
 from anomaly_detector.detectors.isolation_forest import IsolationForestDetector
 from anomaly_detector.detectors.neighbors import KNNDetector, LOFDetector
 from anomaly_detector.detectors.projection import PCADetector
+from anomaly_detector.detectors.series.forecaster import ForecasterDetector
+from anomaly_detector.detectors.series.seasonal_mad import SeasonalMADDetector
+from anomaly_detector.detectors.series.seasonal_naive import SeasonalNaiveDetector
+from anomaly_detector.detectors.series.windowed_gaussian import WindowedGaussianDetector
 from anomaly_detector.detectors.sklearn_outlier import SklearnOutlierDetector
 from anomaly_detector.detectors.svm import OneClassSVMDetector
 
 __all__ = [
-    "BUILT_IN", "DEFAULT_DETECTOR", "ENTRY_POINT_GROUP", "PLUGINS_VARIABLE", "adopting_class",
+    "BUILT_IN", "DEFAULT_DETECTOR", "DEFAULT_SERIES_DETECTOR", "ENTRY_POINT_GROUP", "PLUGINS_VARIABLE", "adopting_class",
     "build_detector", "detector_class", "load_plugins", "register", "registered",
     "score_buckets", "skops_types", "trainable", "unregister",
 ]  # fmt: skip
@@ -59,7 +63,13 @@ BUILT_IN: tuple[type[Detector], ...] = (
     DBSCANDetector,
     EnsembleDetector,
     GradientBoostingDetector,
+    ForecasterDetector,
+    SeasonalMADDetector,
+    SeasonalNaiveDetector,
+    WindowedGaussianDetector,
     SklearnOutlierDetector,
 )
+# What ``series detect`` and the watcher use unless told otherwise.
+DEFAULT_SERIES_DETECTOR = ForecasterDetector.name
 for _detector in BUILT_IN:
     register(_detector)

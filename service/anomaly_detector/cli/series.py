@@ -1,0 +1,171 @@
+"""``series detect | forecast | evaluate | watch``: anomalies and forecasts of time series."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from anomaly_detector.cli.options import fail
+
+app = typer.Typer(
+    help="Time series: detect anomalies in and forecast access logs or timestamp,value CSVs, "
+    "evaluate against labels, and watch Prometheus live.",
+    no_args_is_help=True,
+)
+
+DataOption = Annotated[
+    Path, typer.Option(help="Access-log CSV, or any timestamp,value CSV.", show_default=False)
+]
+EndpointOption = Annotated[
+    str | None, typer.Option(help="Access logs: endpoint to analyse (default: all requests).")
+]
+WindowOption = Annotated[
+    str | None,
+    typer.Option(help="Window of the series: 1min, 5min, 1h... (access logs: 5min; "
+                 "timestamp,value: inferred)."),
+]  # fmt: skip
+MetricOption = Annotated[
+    str | None,
+    typer.Option(help="Access logs: requests, error_ratio, error_ratio_4xx, error_ratio_5xx, "
+                 "p50, p95 (default), p99, mean or bytes."),
+]  # fmt: skip
+DetectorOption = Annotated[
+    str | None, typer.Option(help="Series detector (see `anomaly-detector detectors`).")
+]
+ParamOption = Annotated[
+    list[str] | None, typer.Option("--param", help="Detector parameter key=value (repeatable).")
+]
+
+
+def _load(data: Path, endpoint: str | None, window: str | None, metric: str | None):
+    from anomaly_detector.errors import InputError
+    from anomaly_detector.timeseries.sources import load_series
+
+    try:
+        series = load_series(data, endpoint, window, metric)
+    except InputError as exc:
+        fail(exc.message)
+    for repair in series.repairs:
+        typer.echo(f"note: {repair}", err=True)
+    return series
+
+
+def _detector(name: str | None, params: list[str] | None):
+    from anomaly_detector.cli.options import detector_params
+    from anomaly_detector.detectors import registry
+    from anomaly_detector.errors import InputError
+    from anomaly_detector.timeseries.detection import series_detector
+
+    name = name or registry.DEFAULT_SERIES_DETECTOR
+    if name not in registry.trainable("timeseries"):
+        fail(f"series detectors are {', '.join(registry.trainable('timeseries'))}; got {name!r}")
+    try:
+        return series_detector(name, **detector_params(name, params or [], {}))
+    except InputError as exc:
+        fail(exc.message)
+
+
+def detect(
+    data: DataOption,
+    endpoint: EndpointOption = None,
+    window: WindowOption = None,
+    metric: MetricOption = None,
+    detector: DetectorOption = None,
+    param: ParamOption = None,
+    threshold: Annotated[
+        float | None, typer.Option(help="Flag points scoring at least this (default 0.5).")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="CSV to write (default: <data>-anomalies.csv here).")
+    ] = None,
+    chart: Annotated[
+        Path | None, typer.Option(help="HTML chart to write (default: beside --out).")
+    ] = None,
+    labels: Annotated[
+        Path | None, typer.Option(help="Labelled incidents to shade on the chart.")
+    ] = None,
+) -> None:
+    """Score every point causally; write timestamp, value, forecast, bounds, anomaly_score,
+    is_anomaly (full precision) and a self-contained HTML chart."""
+    from anomaly_detector.timeseries import chart as charts
+    from anomaly_detector.timeseries.detection import detect as run_detection
+    from anomaly_detector.timeseries.labels import read_labels
+
+    series = _load(data, endpoint, window, metric)
+    model = _detector(detector, param)
+    table = run_detection(series, model, threshold)
+    out = out or Path(f"{data.stem}-anomalies.csv")
+    chart = chart or out.with_suffix(".html")
+    table.to_csv(out, index=False, date_format="%Y-%m-%dT%H:%M:%SZ")
+    shaded = read_labels(labels, endpoint, metric) if labels else []
+    charts.write_chart(table, chart, f"{series.name}: {model.name}", shaded)
+    flagged = int(table["is_anomaly"].sum())
+    typer.echo(
+        f"{len(table)} windows of {series.step} ({series.name}); {flagged} anomalous; "
+        f"wrote {out} and {chart}"
+    )
+
+
+def forecast(
+    data: DataOption,
+    horizon: Annotated[str, typer.Option(help="How far ahead: 1h, 30min, 1d...")] = "1h",
+    endpoint: EndpointOption = None,
+    window: WindowOption = None,
+    metric: MetricOption = None,
+    detector: DetectorOption = None,
+    param: ParamOption = None,
+    out: Annotated[
+        Path | None, typer.Option(help="CSV to write (default: <data>-forecast.csv here).")
+    ] = None,
+) -> None:
+    """Forecast the windows after the last point, with the 95% band."""
+    import pandas as pd
+
+    from anomaly_detector.timeseries.forecasting import forecast as run_forecast
+    from anomaly_detector.timeseries.forecasting import horizon_points
+
+    series = _load(data, endpoint, window, metric)
+    try:
+        steps = horizon_points(horizon, series.step)
+    except ValueError:
+        fail(f"horizon must be a duration such as 1h or 30min; got {horizon!r}")
+    table = run_forecast(series, _detector(detector, param), steps)
+    out = out or Path(f"{data.stem}-forecast.csv")
+    table.to_csv(out, index=False, date_format="%Y-%m-%dT%H:%M:%SZ")
+    last = pd.Timestamp(table["timestamp"].iloc[-1])
+    typer.echo(f"{steps} windows of {series.step} forecast up to {last}; wrote {out}")
+
+
+def watch(
+    prometheus_url: Annotated[
+        str | None, typer.Option(help="Prometheus to query (default: WATCH_PROMETHEUS_URL).")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port of /metrics (default: WATCH_PORT).")
+    ] = None,
+    host: Annotated[str | None, typer.Option(help="Interface to bind (default: HOST).")] = None,
+) -> None:
+    """Watch the service's p95 latency, request rate and error ratio (plus WATCH_QUERIES) in
+    Prometheus; export value, forecast, band, anomaly score and flag on /metrics."""
+    import uvicorn
+
+    from anomaly_detector.errors import InputError
+    from anomaly_detector.monitor.app import create_app
+    from anomaly_detector.serving.logs import configure_logging
+    from anomaly_detector.settings import Settings
+
+    settings = Settings()
+    updates = {"watch_prometheus_url": prometheus_url, "watch_port": port, "host": host}
+    settings = settings.model_copy(update={k: v for k, v in updates.items() if v is not None})
+    configure_logging(settings.log_level)
+    try:
+        app = create_app(settings)
+    except InputError as exc:
+        fail(exc.message)
+    typer.echo(
+        f"watching {settings.watch_prometheus_url} every {settings.watch_interval_seconds:g}s; "
+        f"metrics on http://{settings.host}:{settings.watch_port}/metrics"
+    )
+    uvicorn.run(app, host=settings.host, port=settings.watch_port, log_level="warning")

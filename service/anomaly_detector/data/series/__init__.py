@@ -1,0 +1,1 @@
+"""Series sources: regular grids from timestamp,value files, access logs and Prometheus."""

@@ -1,0 +1,138 @@
+"""One regular series from raw (timestamp, value) points, with every repair written down.
+
+Detectors need one value per window in time order. Real files have unsorted rows,
+duplicate timestamps, missing windows, epoch or ISO timestamps: this module makes
+a grid and says what it did (``Series.repairs``) instead of failing or guessing
+silently. What it will not repair is an error that names the problem:
+
+- unparseable timestamps or values: the first offending row is quoted;
+- fewer than ``MIN_POINTS`` points: too few to learn anything from;
+- gaps longer than ``MAX_GAP_SHARE`` of the series: probably the wrong ``--window``.
+
+Repairs: rows are sorted; points in the same window are averaged (``duplicates``);
+missing windows become NaN, which detectors skip without scoring (``gaps``);
+timestamps are floored onto the window grid.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from anomaly_detector.errors import InputError
+
+MIN_POINTS = 10
+MAX_GAP_SHARE = 0.5
+
+
+@dataclass
+class Series:
+    """A regular series: one value (or NaN) per ``step``, in time order."""
+
+    name: str
+    timestamps: pd.DatetimeIndex
+    values: np.ndarray
+    step: pd.Timedelta
+    repairs: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def inputs(self) -> np.ndarray:
+        """Detector input rows ``[POSIX seconds, value]``."""
+        seconds = self.timestamps.as_unit("ns").asi8 / 1e9
+        return np.column_stack([seconds, self.values]).astype(np.float64)
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame({"timestamp": self.timestamps, "value": self.values})
+
+
+def parse_timestamps(raw: pd.Series, source: str) -> pd.DatetimeIndex:
+    """Timestamps as UTC: ISO 8601 strings, or epoch seconds or milliseconds as numbers."""
+    numeric = pd.to_numeric(raw, errors="coerce")
+    if numeric.notna().all() and len(raw):
+        # Epoch milliseconds are past 1e11 for any date after 1973.
+        unit = "ms" if float(numeric.abs().median()) > 1e11 else "s"
+        return pd.DatetimeIndex(pd.to_datetime(numeric, unit=unit, utc=True))
+    parsed = pd.to_datetime(raw, errors="coerce", utc=True, format="mixed")
+    bad = parsed.isna() & raw.notna() | raw.isna()
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise InputError(
+            "invalid_request",
+            f"{source}: timestamp {raw.iloc[row]!r} on data row {row + 1} is not a date; "
+            "expected ISO 8601 (2026-10-05T14:00:00Z) or epoch seconds/milliseconds",
+        )
+    return pd.DatetimeIndex(parsed)
+
+
+def parse_step(text: str | None) -> pd.Timedelta | None:
+    """A ``--window`` such as 1min, 5min or 1h; None leaves it to ``infer_step``."""
+    if text is None:
+        return None
+    try:
+        step = pd.Timedelta(text)
+    except ValueError:
+        step = None
+    if step is None or step <= pd.Timedelta(0):
+        raise InputError(
+            "invalid_request", f"window must be a duration such as 1min, 5min or 1h; got {text!r}"
+        )
+    return step
+
+
+def infer_step(timestamps: pd.DatetimeIndex) -> pd.Timedelta:
+    """The most common spacing of distinct timestamps."""
+    distinct = timestamps.unique().sort_values()
+    gaps = np.diff(distinct.as_unit("ns").asi8)
+    if len(gaps) == 0:
+        raise InputError("invalid_request", "a series needs at least two distinct timestamps")
+    values, counts = np.unique(gaps, return_counts=True)
+    return pd.Timedelta(int(values[np.argmax(counts)]), unit="ns")
+
+
+def regular(
+    name: str,
+    timestamps: pd.DatetimeIndex,
+    values: np.ndarray,
+    step: pd.Timedelta | None = None,
+    source: str | None = None,
+) -> Series:
+    """Put points on a regular grid of ``step`` (inferred when None), noting each repair."""
+    source = source or name
+    values = np.asarray(values, dtype=np.float64)
+    repairs: list[str] = []
+    if len(values) < MIN_POINTS:
+        raise InputError(
+            "invalid_request",
+            f"{source}: {len(values)} point(s); a series needs at least {MIN_POINTS}",
+        )
+    step = step or infer_step(timestamps)
+    order = np.argsort(timestamps.as_unit("ns").asi8, kind="stable")
+    if np.any(np.diff(order) < 0):
+        repairs.append("rows were not in time order; sorted")
+    slots = timestamps.floor(step)
+    frame = pd.DataFrame({"slot": slots, "value": values})
+    grouped = frame.groupby("slot", sort=True)["value"].mean()
+    merged = len(frame) - len(grouped)
+    if merged:
+        repairs.append(f"{merged} point(s) shared a window with another; averaged")
+    full = pd.date_range(grouped.index[0], grouped.index[-1], freq=step)
+    series = grouped.reindex(full)
+    missing = int(series.isna().sum() - grouped.isna().sum())
+    if len(series) < MIN_POINTS:
+        raise InputError(
+            "invalid_request",
+            f"{source}: {len(series)} window(s) of {step}; a series needs at least {MIN_POINTS}",
+        )
+    if missing > MAX_GAP_SHARE * len(series):
+        raise InputError(
+            "invalid_request",
+            f"{source}: {missing} of {len(series)} windows of {step} have no point; "
+            "is the window right? (pass --window)",
+        )
+    if missing:
+        repairs.append(f"{missing} missing window(s) of {step} left empty (not scored)")
+    return Series(name, pd.DatetimeIndex(full), series.to_numpy(np.float64), step, repairs)

@@ -1,0 +1,1 @@
+"""Time-series detectors and forecasters: one streaming kernel, four configurations."""

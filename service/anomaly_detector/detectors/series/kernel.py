@@ -1,0 +1,282 @@
+"""The one streaming kernel behind every time-series detector: forecast, band, surprise.
+
+Each point is handled once, in time order, and only from state built by the points
+before it, so a backtest over a series and a live watcher fed one point at a time
+produce the same numbers (the live path calls this kernel with one-point arrays).
+
+A *candidate* is a way to predict the next value from the history ring:
+
+- ``period == 0``: an exponentially smoothed level (no seasonality);
+- ``period > 0``: the centre (median, or mean) of the values ``k * period`` points back
+  for ``k = 1..seasons``, each with ``neighbors`` points either side, plus a smoothed,
+  damped level of the residuals from that centre (``alpha > 0``).
+
+With several candidates the kernel predicts with the one whose recent one-step errors
+are smallest (an exponentially weighted mean absolute error), so seasonality is chosen
+online from the past, never from the future, and a series that changes character
+switches model. The spread is either global (a robust EW mean absolute residual) or
+local to the seasonal position (the MAD, or the standard deviation, of the same
+values the centre came from). Bands come from a conformal quantile of the last
+standardized residuals, so their coverage follows the data rather than a normal
+assumption. Updates of the levels and spreads clip residuals at ``clip`` spreads, so
+an incident neither drags the forecast with it nor widens the band that flags it.
+
+Written here because no library runs seasonal models point by point with state a
+caller can hold: statsforecast pins pandas below 3, and statsmodels' ETS, MSTL and
+ARIMA are batch fits that estimate one initial state per seasonal position (288
+daily, 2016 weekly at 5-minute windows), then forecast from the end of a fitted
+window rather than update per point in microseconds.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+# Layout of the ``scalars`` state array.
+COUNT, SCALE_SUM, SCALE_WEIGHT, QUEUE_FILLED, QUEUE_POS = range(5)
+N_SCALARS = 5
+# Layout of the per-candidate state rows.
+LEVEL, LEVEL_SET, ERROR_SUM, ERROR_WEIGHT, ERROR_COUNT = range(5)
+N_CANDIDATE = 5
+# Mean absolute deviation of a normal variable, in standard deviations.
+MAD_TO_SIGMA = 1.2533141373155003
+MEDIAN_AD_TO_SIGMA = 1.482602218505602
+# Centre and spread modes.
+MEDIAN, MEAN = 0, 1
+GLOBAL, LOCAL_MAD, LOCAL_STD = 0, 1, 2
+
+
+@numba.njit(cache=True, nogil=True)
+def _centre(history, t, period, seasons, neighbors, mode, scratch):
+    """Centre and local spread of the values a seasonal candidate looks back at."""
+    size = history.shape[0]
+    n = 0
+    for k in range(1, seasons + 1):
+        for j in range(-neighbors, neighbors + 1):
+            back = k * period - j
+            if back < 1 or back > t or back > size:
+                continue
+            value = history[(t - back) % size]
+            if not math.isnan(value):
+                scratch[n] = value
+                n += 1
+    if n == 0:
+        return math.nan, math.nan, 0
+    values = scratch[:n]
+    if mode == MEAN:
+        centre = values.mean()
+        spread = values.std() if n > 1 else math.nan
+        return centre, spread, n
+    values.sort()
+    half = n // 2
+    centre = values[half] if n % 2 else 0.5 * (values[half - 1] + values[half])
+    deviations = np.abs(values - centre)
+    deviations.sort()
+    mad = deviations[half] if n % 2 else 0.5 * (deviations[half - 1] + deviations[half])
+    return centre, mad * MEDIAN_AD_TO_SIGMA, n
+
+
+@numba.njit(cache=True, nogil=True)
+def _forecast_one(history, t, candidates, config, c, scratch):
+    """One-step forecast of candidate ``c`` at point ``t`` and its local spread."""
+    period = int(config[c, 0])
+    if period == 0:
+        if candidates[c, LEVEL_SET] == 0.0:
+            return math.nan, math.nan
+        return candidates[c, LEVEL], math.nan
+    centre, spread, _ = _centre(
+        history, t, period, int(config[c, 1]), int(config[c, 2]), int(config[c, 4]), scratch
+    )
+    level = candidates[c, LEVEL] * config[c, 5] if config[c, 3] > 0.0 else 0.0
+    return centre + level, spread
+
+
+@numba.njit(cache=True, nogil=True)
+def _quantile(ranked, filled, coverage):
+    """Linear-interpolated quantile of the first ``filled`` (sorted) values."""
+    position = coverage * (filled - 1)
+    low = int(math.floor(position))
+    high = min(low + 1, filled - 1)
+    return ranked[low] + (position - low) * (ranked[high] - ranked[low])
+
+
+@numba.njit(cache=True, nogil=True)
+def _rerank(ranked, filled, removed, added):
+    """Keep ``ranked`` the sorted copy of the queue: drop ``removed`` (NaN: none), add ``added``.
+
+    One shift of the array per update instead of a sort per point.
+    """
+    n = filled
+    if not math.isnan(removed):
+        at = np.searchsorted(ranked[:n], removed)
+        ranked[at : n - 1] = ranked[at + 1 : n].copy()
+        n -= 1
+    at = np.searchsorted(ranked[:n], added)
+    ranked[at + 1 : n + 1] = ranked[at:n].copy()
+    ranked[at] = added
+
+
+@numba.njit(cache=True, nogil=True)
+def run(
+    values, history, candidates, scalars, queue, ranked, config, settings,
+    forecast, lower, upper, surprise,
+):  # fmt: skip
+    """Advance the state over ``values`` (NaN = missing), writing one output per point.
+
+    Args:
+        values: the new points, in order, on the series' regular grid.
+        history: ring of the last values (NaN where missing); mutated.
+        candidates: per-candidate state (``LEVEL``... rows); mutated.
+        scalars: global state (``COUNT``...); mutated.
+        queue: ring of recent absolute standardized residuals (the conformal set).
+        ranked: the same residuals, sorted, for the band's quantile; mutated.
+        config: per candidate ``[period, seasons, neighbors, alpha, centre mode, damping]``.
+        settings: ``[spread mode, error alpha, scale alpha, clip, coverage, min errors,
+            spread floor share]``.
+        forecast, lower, upper, surprise: outputs (surprise = signed residual in spreads).
+    """
+    size = history.shape[0]
+    scratch = np.empty(64 + 2 * int(config[:, 1].max() * (2 * config[:, 2].max() + 1)))
+    spread_mode = int(settings[0])
+    error_alpha, scale_alpha, clip = settings[1], settings[2], settings[3]
+    coverage, min_errors, floor_share = settings[4], settings[5], settings[6]
+    n_candidates = config.shape[0]
+    predictions = np.empty(n_candidates)
+    spreads = np.empty(n_candidates)
+    for i in range(values.shape[0]):
+        t = int(scalars[COUNT])
+        best, best_error = -1, math.inf
+        for c in range(n_candidates):
+            predictions[c], spreads[c] = _forecast_one(history, t, candidates, config, c, scratch)
+            if math.isnan(predictions[c]):
+                continue
+            weight = candidates[c, ERROR_WEIGHT]
+            error = candidates[c, ERROR_SUM] / weight if weight > 0.0 else math.inf
+            if candidates[c, ERROR_COUNT] < min_errors:
+                error = math.inf
+            if best < 0 or error < best_error:
+                best, best_error = c, error
+        scale = math.nan
+        if scalars[SCALE_WEIGHT] > 0.0:
+            scale = scalars[SCALE_SUM] / scalars[SCALE_WEIGHT] * MAD_TO_SIGMA
+        prediction = predictions[best] if best >= 0 else math.nan
+        spread = scale
+        if spread_mode != GLOBAL and best >= 0 and not math.isnan(spreads[best]):
+            floor = floor_share * scale if not math.isnan(scale) else 0.0
+            spread = max(spreads[best], floor)
+        if not math.isnan(spread):
+            spread = max(spread, 1e-9 * max(1.0, abs(prediction)))
+        filled = int(scalars[QUEUE_FILLED])
+        width = _quantile(ranked, filled, coverage) if filled >= 20 else 1.959963984540054
+        forecast[i] = prediction
+        lower[i] = prediction - width * spread
+        upper[i] = prediction + width * spread
+        y = values[i]
+        surprise[i] = math.nan
+        if not math.isnan(y):
+            if not math.isnan(prediction) and not math.isnan(spread):
+                residual = y - prediction
+                surprise[i] = residual / spread
+                position = int(scalars[QUEUE_POS])
+                added = min(abs(residual) / spread, 1e6)
+                removed = queue[position] if filled == queue.shape[0] else math.nan
+                _rerank(ranked, filled, removed, added)
+                queue[position] = added
+                scalars[QUEUE_POS] = (position + 1) % queue.shape[0]
+                scalars[QUEUE_FILLED] = min(filled + 1, queue.shape[0])
+            bound = clip * scale if not math.isnan(scale) else math.inf
+            for c in range(n_candidates):
+                period, alpha = int(config[c, 0]), config[c, 3]
+                if not math.isnan(predictions[c]):
+                    error = min(abs(y - predictions[c]), bound)
+                    candidates[c, ERROR_SUM] = (1 - error_alpha) * candidates[
+                        c, ERROR_SUM
+                    ] + error_alpha * error
+                    candidates[c, ERROR_WEIGHT] = (1 - error_alpha) * candidates[
+                        c, ERROR_WEIGHT
+                    ] + error_alpha
+                    candidates[c, ERROR_COUNT] += 1
+                if period == 0:
+                    if candidates[c, LEVEL_SET] == 0.0:
+                        candidates[c, LEVEL], candidates[c, LEVEL_SET] = y, 1.0
+                    else:
+                        step = max(-bound, min(bound, y - candidates[c, LEVEL]))
+                        candidates[c, LEVEL] += alpha * step
+                elif alpha > 0.0 and not math.isnan(predictions[c]):
+                    # Damped level of the residuals: l = phi l + alpha e, e = y - forecast.
+                    step = max(-bound, min(bound, y - predictions[c]))
+                    candidates[c, LEVEL] = config[c, 5] * candidates[c, LEVEL] + alpha * step
+            if not math.isnan(prediction):
+                absolute = min(abs(y - prediction), bound)
+                scalars[SCALE_SUM] = (1 - scale_alpha) * scalars[SCALE_SUM] + scale_alpha * absolute
+                scalars[SCALE_WEIGHT] = (1 - scale_alpha) * scalars[SCALE_WEIGHT] + scale_alpha
+        history[t % size] = y
+        scalars[COUNT] = t + 1
+
+
+@numba.njit(cache=True, nogil=True)
+def ahead(history, candidates, scalars, ranked, config, settings, horizon, forecast, spread_out):
+    """Forecasts 1..``horizon`` points past the state's last point, and their spreads.
+
+    The candidate is the one ``run`` would use now; seasonal centres take only the
+    seasons already observed; the residual level decays by its damping per step, and
+    the spread grows as an exponential-smoothing model's does:
+    ``sigma_h^2 = sigma^2 (1 + alpha^2 sum_{j<h} phi^2j)``.
+    """
+    t = int(scalars[COUNT])
+    scratch = np.empty(64 + 2 * int(config[:, 1].max() * (2 * config[:, 2].max() + 1)))
+    min_errors = settings[5]
+    best, best_error = -1, math.inf
+    for c in range(config.shape[0]):
+        prediction, _ = _forecast_one(history, t, candidates, config, c, scratch)
+        if math.isnan(prediction):
+            continue
+        weight = candidates[c, ERROR_WEIGHT]
+        error = candidates[c, ERROR_SUM] / weight if weight > 0.0 else math.inf
+        if candidates[c, ERROR_COUNT] < min_errors:
+            error = math.inf
+        if best < 0 or error < best_error:
+            best, best_error = c, error
+    scale = math.nan
+    if scalars[SCALE_WEIGHT] > 0.0:
+        scale = scalars[SCALE_SUM] / scalars[SCALE_WEIGHT] * MAD_TO_SIGMA
+    filled = int(scalars[QUEUE_FILLED])
+    width = _quantile(ranked, filled, settings[4]) if filled >= 20 else 1.959963984540054
+    size = history.shape[0]
+    growth = 0.0
+    for h in range(horizon):
+        forecast[h], spread_out[h] = math.nan, math.nan
+        if best < 0:
+            continue
+        period, alpha, damping = int(config[best, 0]), config[best, 3], config[best, 5]
+        if period == 0:
+            forecast[h] = candidates[best, LEVEL]
+        else:
+            seasons, neighbors = int(config[best, 1]), int(config[best, 2])
+            n = 0
+            for k in range(1, seasons + 1):
+                for j in range(-neighbors, neighbors + 1):
+                    back = k * period - j - h
+                    if back < 1 or back > t or back > size:
+                        continue
+                    value = history[(t - back) % size]
+                    if not math.isnan(value):
+                        scratch[n] = value
+                        n += 1
+            if n == 0:
+                continue
+            part = scratch[:n]
+            if int(config[best, 4]) == MEAN:
+                centre = part.mean()
+            else:
+                part.sort()
+                half = n // 2
+                centre = part[half] if n % 2 else 0.5 * (part[half - 1] + part[half])
+            level = candidates[best, LEVEL] * damping ** (h + 1) if alpha > 0.0 else 0.0
+            forecast[h] = centre + level
+        step_alpha = alpha * damping**h if period != 0 else alpha
+        spread_out[h] = width * scale * math.sqrt(1.0 + growth)
+        growth += step_alpha * step_alpha

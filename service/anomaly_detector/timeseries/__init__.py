@@ -1,0 +1,1 @@
+"""Time series: detection, forecasting and evaluation over regular series."""

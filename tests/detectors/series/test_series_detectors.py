@@ -1,0 +1,141 @@
+"""Series detectors: causal to the bit, live equal to backtest, sane forecasts and bands."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from anomaly_detector.detectors import registry
+from anomaly_detector.detectors.series.base import SeriesDetector
+
+SERIES_DETECTORS = registry.trainable("timeseries")
+STEP = 300.0
+
+
+def seasonal_series(n: int = 4000, seed: int = 0, spike_at: int | None = 3000) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    times = 1_760_000_000.0 + STEP * np.arange(n)
+    values = 100 + 30 * np.sin(2 * np.pi * np.arange(n) / 288) + rng.normal(0, 5, n)
+    if spike_at is not None:
+        values[spike_at : spike_at + 3] += 80
+    values[1500:1510] = np.nan  # a gap
+    return np.column_stack([times, values])
+
+
+def test_every_series_detector_is_registered_with_the_timeseries_task() -> None:
+    assert set(SERIES_DETECTORS) == {
+        "forecaster", "seasonal_mad", "seasonal_naive", "windowed_gaussian"
+    }  # fmt: skip
+    assert registry.DEFAULT_SERIES_DETECTOR == "forecaster"
+    assert not set(SERIES_DETECTORS) & set(registry.trainable())  # not tabular detectors
+
+
+@pytest.mark.parametrize("name", SERIES_DETECTORS)
+def test_scores_of_a_prefix_equal_the_full_series_scores_on_it(name: str) -> None:
+    inputs = seasonal_series()
+    full = registry.build_detector(name).run(inputs)
+    for cut in (700, 2999, 3001):
+        prefix = registry.build_detector(name).run(inputs[:cut])
+        for field in ("anomaly_score", "forecast", "lower", "upper", "surprise"):
+            np.testing.assert_array_equal(
+                getattr(prefix, field), getattr(full, field)[:cut], err_msg=field
+            )
+
+
+@pytest.mark.parametrize("name", SERIES_DETECTORS)
+def test_one_point_at_a_time_equals_the_backtest(name: str) -> None:
+    inputs = seasonal_series()
+    full = registry.build_detector(name).run(inputs)
+    live = registry.build_detector(name)
+    live.fit(inputs[:2900])
+    scores = [live.update(inputs[i : i + 1]).anomaly_score[0] for i in range(2900, 3100)]
+    np.testing.assert_array_equal(np.array(scores), full.anomaly_score[2900:3100])
+
+
+def test_score_does_not_change_the_state_and_update_does() -> None:
+    inputs = seasonal_series()
+    detector = registry.build_detector("forecaster")
+    detector.fit(inputs[:3000])
+    first = detector.score(inputs[3000:3050])
+    np.testing.assert_array_equal(detector.score(inputs[3000:3050]), first)
+    np.testing.assert_array_equal(detector.update(inputs[3000:3050]).anomaly_score, first)
+    with pytest.raises(ValueError, match="after the last scored one"):
+        detector.update(inputs[3000:3001])
+
+
+def test_a_jump_of_several_windows_is_a_gap_not_an_error() -> None:
+    inputs = seasonal_series()
+    holed = inputs.copy()
+    missing = np.arange(len(inputs)) % 7 == 3
+    holed[missing, 1] = np.nan
+    full = registry.build_detector("forecaster").run(holed)
+    live = registry.build_detector("forecaster")
+    live.fit(holed[:2000])
+    kept = np.flatnonzero(~missing[2000:2100]) + 2000
+    scores = live.update(inputs[kept]).anomaly_score
+    np.testing.assert_array_equal(scores, full.anomaly_score[kept])
+    assert live.last_time_ == inputs[kept[-1], 0]
+
+
+@pytest.mark.parametrize("name", SERIES_DETECTORS)
+def test_the_spike_is_the_top_scoring_event_and_scores_stay_in_range(name: str) -> None:
+    inputs = seasonal_series()
+    scores = registry.build_detector(name).run(inputs).anomaly_score
+    valid = scores[~np.isnan(scores)]
+    assert ((valid >= 0) & (valid < 1)).all()
+    after_warmup = np.nan_to_num(scores, nan=0.0)
+    after_warmup[:1000] = 0.0
+    assert 2995 <= int(np.argmax(after_warmup)) <= 3008
+    assert np.isnan(scores[1500:1510]).all()  # missing windows get no score
+
+
+def test_scores_keep_full_precision_near_one() -> None:
+    inputs = seasonal_series(spike_at=None)
+    inputs[3000:3006, 1] += np.array([60, 90, 120, 150, 180, 210])
+    scores = registry.build_detector("forecaster", scoring="pointwise").run(inputs).anomaly_score
+    top = scores[3000:3006]
+    assert (np.diff(top) > 0).all()  # bigger spikes score strictly higher: no ties at 1.0
+    assert (top < 1.0).all()
+
+
+def test_forecaster_bands_cover_about_their_coverage_and_beat_seasonal_naive() -> None:
+    inputs = seasonal_series(n=6000, spike_at=None)
+    values = inputs[:, 1]
+    results = {}
+    for name in ("forecaster", "seasonal_naive"):
+        out = registry.build_detector(name).run(inputs)
+        keep = slice(2000, None)
+        inside = (values[keep] >= out.lower[keep]) & (values[keep] <= out.upper[keep])
+        ok = ~np.isnan(values[keep])
+        results[name] = (
+            np.nanmean(np.abs(values[keep] - out.forecast[keep])),
+            inside[ok].mean(),
+        )
+    assert 0.92 <= results["forecaster"][1] <= 0.98
+    assert results["forecaster"][0] < 0.9 * results["seasonal_naive"][0]
+
+
+def test_ahead_forecasts_follow_the_daily_cycle() -> None:
+    inputs = seasonal_series(n=3000, spike_at=None)
+    detector = registry.build_detector("forecaster")
+    detector.fit(inputs)
+    table = detector.ahead(288)
+    expected = 100 + 30 * np.sin(2 * np.pi * np.arange(3000, 3288) / 288)
+    assert np.abs(table["forecast"].to_numpy() - expected).mean() < 4.0
+    width = (table["upper"] - table["lower"]).to_numpy()
+    assert (width > 0).all() and width[-1] >= width[0]
+
+
+def test_bad_parameters_and_inputs_get_clear_errors() -> None:
+    with pytest.raises(ValueError, match="period must be auto, none or a duration"):
+        registry.build_detector("forecaster", period="daily")
+    with pytest.raises(ValueError, match="scoring must be one of"):
+        registry.build_detector("forecaster", scoring="zscore")
+    detector = registry.build_detector("seasonal_mad")
+    assert isinstance(detector, SeriesDetector)
+    with pytest.raises(ValueError, match=r"rows of \[timestamp, value\]"):
+        detector.fit(np.zeros((10, 3)))
+    irregular = seasonal_series(n=100)
+    irregular[50, 0] += 17
+    with pytest.raises(ValueError, match="regular grid"):
+        detector.fit(irregular)
