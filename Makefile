@@ -10,6 +10,7 @@ MODEL_DIR := models
 TRAIN_CSV := $(DATA_DIR)/train.csv
 TEST_CSV := $(DATA_DIR)/test.csv
 ALERTS_CSV := $(DATA_DIR)/alerts.csv
+ACCESS_LOG_CSV := $(DATA_DIR)/access_log.csv
 MODEL := $(MODEL_DIR)/model.joblib
 PORT ?= 8000
 TRAFFIC_RATE ?= 50
@@ -38,10 +39,10 @@ system-deps: ## Install Prometheus and Alertmanager with apt-get when missing (n
 system-deps-test: ## Install what the tests need from Debian (Prometheus, Alertmanager, docker-compose)
 	@bash .ci/system-deps.sh test
 
-$(TRAIN_CSV) $(TEST_CSV) $(ALERTS_CSV): | $(VENV)/.installed-run
+$(TRAIN_CSV) $(TEST_CSV) $(ALERTS_CSV) $(ACCESS_LOG_CSV): | $(VENV)/.installed-run
 	$(BIN)/anomaly-detector generate-data --out $(DATA_DIR)
 
-data: $(TRAIN_CSV) $(ALERTS_CSV) ## Generate the datasets (jupyter/data/: train.csv, test.csv; alerts.csv, alerts_test.csv)
+data: $(TRAIN_CSV) $(ALERTS_CSV) $(ACCESS_LOG_CSV) ## Generate the datasets (jupyter/data/: train.csv, test.csv; alerts.csv, alerts_test.csv; access_log.csv, access_log_incidents.csv)
 
 # `init` is also what the compose model-init service runs: one way to the default model.
 $(MODEL): | $(VENV)/.installed-run

@@ -48,12 +48,14 @@ def amtool() -> str:
 
 @pytest.fixture(scope="session")
 def service_metric_names() -> set[str]:
-    """Every sample name the service can export, derived from metrics.py itself."""
+    """Every sample name the service and the series watcher can export, from their code."""
     from prometheus_client import CollectorRegistry
 
     metrics = importlib.import_module("anomaly_detector.serving.metrics")
     registry = CollectorRegistry()
     metrics.Metrics(registry)
+    watcher_registry = CollectorRegistry()
+    importlib.import_module("anomaly_detector.monitor.metrics").WatcherMetrics(watcher_registry)
     suffixes = {
         "counter": ("_total", "_created"),
         "gauge": ("",),
@@ -62,7 +64,7 @@ def service_metric_names() -> set[str]:
         "info": ("_info",),
     }
     names: set[str] = set()
-    for family in registry.collect():
+    for family in [*registry.collect(), *watcher_registry.collect()]:
         for suffix in suffixes.get(family.type, ("",)):
             names.add(family.name + suffix)
     return names

@@ -23,8 +23,10 @@ def generate_data(
     train_rows: Annotated[int, typer.Option(help="Rows in train.csv.")] = 20_000,
     test_rows: Annotated[int, typer.Option(help="Rows in test.csv.")] = 5_000,
 ) -> None:
-    """Write the synthetic datasets: API traffic (unlabelled train.csv, labelled test.csv)
-    and security alerts with a priority label (alerts.csv, alerts_test.csv)."""
+    """Write the synthetic datasets: API traffic (unlabelled train.csv, labelled test.csv),
+    security alerts with a priority label (alerts.csv, alerts_test.csv), and a four-week
+    API access log with its labelled incidents (access_log.csv, access_log_incidents.csv)."""
+    from anomaly_detector.data.synthetic.access_logs import write_access_logs
     from anomaly_detector.data.synthetic.alerts import write_alerts
     from anomaly_detector.data.synthetic.traffic import write_default_dataset
 
@@ -32,6 +34,8 @@ def generate_data(
     typer.echo(f"wrote {train_path} ({train_rows} rows) and {test_path} ({test_rows} rows)")
     alerts_path, alerts_test_path = write_alerts(out, seed)
     typer.echo(f"wrote {alerts_path} and {alerts_test_path} (alerts labelled by priority)")
+    log_path, incidents_path = write_access_logs(out, seed)
+    typer.echo(f"wrote {log_path} and {incidents_path} (access log with labelled incidents)")
 
 
 def init(

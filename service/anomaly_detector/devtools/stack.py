@@ -96,6 +96,14 @@ def plan(repo: Path, run_dir: Path, port: int, model: Path) -> list[Component]:
             port, f"http://127.0.0.1:{port}/docs", "/healthz",
         )
     ]  # fmt: skip
+    components.append(
+        Component(
+            "watcher",
+            [sys.executable, "-m", "anomaly_detector.cli", "series", "watch", "--host",
+             "127.0.0.1", "--port", "9101", "--prometheus-url", "http://127.0.0.1:9090"],
+            9101, "http://127.0.0.1:9101/metrics/", "/metrics/",
+        )
+    )  # fmt: skip
     alertmanager = _which("alertmanager", "prometheus-alertmanager")
     if alertmanager:
         components.append(
