@@ -95,3 +95,16 @@ def test_labels_may_be_numpy_datetimes():
     stamps = TIMES.to_numpy()
     result = event_scores(stamps, flags(10), [(stamps[10], stamps[10])], ZERO, ZERO)
     assert (result.precision, result.recall, result.delays) == (1.0, 1.0, [ZERO])
+
+
+def test_time_zone_aware_series_and_labels_are_compared_in_utc():
+    times = pd.date_range("2026-01-01", periods=100, freq="5min", tz="UTC")
+    flags = np.zeros(100, dtype=bool)
+    flags[50] = True
+    label = [(times[49].tz_convert("Europe/Paris"), times[52])]
+    aware = event_scores(times, flags, label, pd.Timedelta("10min"), pd.Timedelta("10min"))
+    naive = event_scores(
+        times.tz_localize(None), flags, label, pd.Timedelta("10min"), pd.Timedelta("10min")
+    )
+    assert aware.detected == naive.detected == 1
+    assert aware.delays == naive.delays == [pd.Timedelta("5min")]

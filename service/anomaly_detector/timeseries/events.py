@@ -52,6 +52,11 @@ def _times(timestamps: Any) -> np.ndarray:
     return np.asarray(timestamps, dtype="datetime64[ns]")
 
 
+def _naive_utc(moment: Any) -> pd.Timestamp:
+    stamp = pd.Timestamp(moment)
+    return stamp.tz_convert("UTC").tz_localize(None) if stamp.tzinfo else stamp
+
+
 def flagged_events(timestamps: Any, flags: Any, merge_gap: pd.Timedelta) -> list[Event]:
     """The alerts a flag series raises: runs of consecutive flagged points, merged.
 
@@ -113,6 +118,8 @@ def event_scores(
     times = _times(timestamps)
     flagged_times = times[np.asarray(flags, dtype=bool)]
     events = flagged_events(times, flags, merge_gap)
+    # Series times are naive UTC here (datetime64); labels may carry a time zone.
+    labels = [(_naive_utc(start), _naive_utc(end)) for start, end in labels]
     windows = [
         (pd.Timestamp(start) - tolerance, pd.Timestamp(end) + tolerance) for start, end in labels
     ]
