@@ -42,8 +42,9 @@ from anomaly_detector.detectors.sklearn_outlier import SklearnOutlierDetector
 from anomaly_detector.detectors.svm import OneClassSVMDetector
 
 __all__ = [
-    "BUILT_IN", "DEFAULT_DETECTOR", "DEFAULT_SERIES_DETECTOR", "ENTRY_POINT_GROUP", "PLUGINS_VARIABLE", "adopting_class",
-    "build_detector", "detector_class", "load_plugins", "register", "registered",
+    "BUILT_IN", "DEFAULT_DETECTOR", "DEFAULT_SERIES_DETECTOR", "ENTRY_POINT_GROUP",
+    "PLUGINS_VARIABLE", "adopting_class", "build_detector", "detector_class", "load_plugins",
+    "register", "registered",
     "score_buckets", "skops_types", "trainable", "unregister",
 ]  # fmt: skip
 
