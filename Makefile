@@ -16,7 +16,7 @@ PORT ?= 8000
 TRAFFIC_RATE ?= 50
 TRAFFIC_DURATION ?= 300
 
-.PHONY: help run serve test test-fast lint format bench bench-quality bench-compare reliability traffic jupyter lock clean clean-notebooks system-deps system-deps-test data model
+.PHONY: help run serve test test-fast lint format bench bench-quality bench-timeseries bench-compare reliability traffic jupyter lock clean clean-notebooks system-deps system-deps-test data model
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-16s %s\n", $$1, $$2}'
@@ -88,6 +88,10 @@ bench: $(VENV)/.installed-test ## HTTP vs baseline vs ceiling, scorer, batch/tra
 	$(BIN)/python bench/profile_requests.py | tee -a bench/results.md
 	$(BIN)/python bench/detector_speed.py | tee -a bench/results.md
 	$(BIN)/python bench/explain_speed.py | tee -a bench/results.md
+	$(BIN)/python bench/timeseries_speed.py | tee -a bench/results.md
+
+bench-timeseries: $(VENV)/.installed-test ## NAB scores, event precision/recall and forecast MASE of every series detector on generated access logs; writes bench/results-timeseries.md
+	$(BIN)/python bench/timeseries.py
 
 bench-quality: $(VENV)/.installed-test ## ROC-AUC/PR-AUC of every detector, the ensemble and auto on a suite of datasets, PyOD side by side; writes bench/results-quality.md
 	$(BIN)/python bench/quality.py --seeds $(QUALITY_SEEDS)

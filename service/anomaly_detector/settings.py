@@ -104,10 +104,10 @@ class Settings(BaseSettings):
         60.0, gt=0, description="How often the watcher refits on its history (fit_every)."
     )
     watch_detector: str = Field(
-        "forecaster", description="Series detector of the watcher (WATCH_DETECTOR)."
+        "seasonal_mad", description="Series detector of the watcher (WATCH_DETECTOR)."
     )
     watch_threshold: float = Field(
-        0.5, gt=0, lt=1, description="Anomaly score at which a watched point is anomalous."
+        0.75, gt=0, lt=1, description="Anomaly score at which a watched point is anomalous."
     )
     watch_queries: dict[str, str] = Field(
         default_factory=dict,

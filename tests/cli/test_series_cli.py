@@ -75,3 +75,32 @@ def test_bad_input_gets_a_sentence_not_a_traceback(tmp_path: Path) -> None:
         result = runner.invoke(app, ["series", "detect", "--data", str(data), *args])
         assert result.exit_code == 2, (args, result.output)
         assert message in result.output, (args, result.output)
+
+
+def test_evaluate_reports_nab_profiles_and_event_scores(tmp_path: Path) -> None:
+    data = write_series(tmp_path / "s.csv")
+    times = pd.read_csv(data)["timestamp"]
+    labels = tmp_path / "labels.csv"
+    pd.DataFrame({"start": [times[2500]], "end": [times[2503]]}).to_csv(labels, index=False)
+    out = tmp_path / "per-series.csv"
+    result = runner.invoke(
+        app,
+        ["series", "evaluate", "--data", str(data), "--labels", str(labels), "--out", str(out)],
+    )
+    assert result.exit_code == 0, result.output
+    for profile in ("standard", "reward_low_fp", "reward_low_fn"):
+        assert f"NAB {profile}" in result.output
+    assert "1 detected, 0 missed" in result.output
+    rows = pd.read_csv(out)
+    assert rows["incidents"].tolist() == [1] and rows["detected"].tolist() == [1]
+
+
+def test_evaluate_with_labels_outside_the_series_says_so(tmp_path: Path) -> None:
+    data = write_series(tmp_path / "s.csv")
+    labels = tmp_path / "labels.csv"
+    labels.write_text("start,end\n2030-01-01T00:00:00Z,2030-01-01T01:00:00Z\n")
+    result = runner.invoke(
+        app, ["series", "evaluate", "--data", str(data), "--labels", str(labels)]
+    )
+    assert result.exit_code != 0
+    assert "no incident" in result.output and "Traceback" not in result.output

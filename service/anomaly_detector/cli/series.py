@@ -75,7 +75,7 @@ def detect(
     detector: DetectorOption = None,
     param: ParamOption = None,
     threshold: Annotated[
-        float | None, typer.Option(help="Flag points scoring at least this (default 0.5).")
+        float | None, typer.Option(help="Flag points scoring at least this (default 0.75).")
     ] = None,
     out: Annotated[
         Path | None, typer.Option(help="CSV to write (default: <data>-anomalies.csv here).")
@@ -123,6 +123,7 @@ def forecast(
     """Forecast the windows after the last point, with the 95% band."""
     import pandas as pd
 
+    from anomaly_detector.detectors import registry
     from anomaly_detector.timeseries.forecasting import forecast as run_forecast
     from anomaly_detector.timeseries.forecasting import horizon_points
 
@@ -131,11 +132,84 @@ def forecast(
         steps = horizon_points(horizon, series.step)
     except ValueError:
         fail(f"horizon must be a duration such as 1h or 30min; got {horizon!r}")
-    table = run_forecast(series, _detector(detector, param), steps)
+    table = run_forecast(
+        series, _detector(detector or registry.DEFAULT_SERIES_FORECASTER, param), steps
+    )
     out = out or Path(f"{data.stem}-forecast.csv")
     table.to_csv(out, index=False, date_format="%Y-%m-%dT%H:%M:%SZ")
     last = pd.Timestamp(table["timestamp"].iloc[-1])
     typer.echo(f"{steps} windows of {series.step} forecast up to {last}; wrote {out}")
+
+
+def evaluate(
+    data: DataOption,
+    labels: Annotated[
+        Path,
+        typer.Option(
+            help="Incidents: start,end (optional endpoint, metric) or timestamp CSV.",
+            show_default=False,
+        ),
+    ],
+    endpoint: EndpointOption = None,
+    window: WindowOption = None,
+    metric: Annotated[
+        str | None,
+        typer.Option(help="Access logs: one metric (default: p95, error_ratio and requests)."),
+    ] = None,
+    detector: DetectorOption = None,
+    param: ParamOption = None,
+    threshold: Annotated[
+        float | None, typer.Option(help="Operating threshold for event scores (default 0.75).")
+    ] = None,
+    tolerance: Annotated[
+        str, typer.Option(help="An alert this close to an incident still counts.")
+    ] = "15min",
+    merge_gap: Annotated[
+        str, typer.Option(help="Flagged runs closer than this are one alert.")
+    ] = "30min",
+    out: Annotated[Path | None, typer.Option(help="Per-series results CSV to write.")] = None,
+) -> None:
+    """NAB window scores (standard, low-FP, low-FN profiles) and event-level precision /
+    recall of a detector against labelled incidents. An access log is evaluated on every
+    endpoint (and all requests) for p95, error ratio and request count unless narrowed."""
+    import pandas as pd
+
+    from anomaly_detector.errors import InputError
+    from anomaly_detector.timeseries.evaluation import evaluate as run_evaluation
+    from anomaly_detector.timeseries.evaluation import file_cases
+
+    try:
+        gaps = pd.Timedelta(tolerance), pd.Timedelta(merge_gap)
+    except ValueError:
+        fail(f"--tolerance and --merge-gap must be durations such as 15min; "
+             f"got {tolerance!r} and {merge_gap!r}")  # fmt: skip
+    try:
+        cases = file_cases(data, labels, endpoint, window, metric)
+    except InputError as exc:
+        fail(exc.message)
+    if not any(case.labels for case in cases):
+        fail(f"no incident in {labels} falls on the series of {data}; check endpoint and "
+             "metric columns and the time range")  # fmt: skip
+    model = _detector(detector, param)
+    result = run_evaluation(cases, lambda: _detector(detector, param), threshold, gaps[0], gaps[1])
+    typer.echo(f"{model.name} on {len(cases)} series of {data}, "
+               f"{sum(len(c.labels) for c in cases)} labelled incident(s)")  # fmt: skip
+    for name, scores in result.nab.items():
+        typer.echo(
+            f"  NAB {name:<14} {scores['score']:7.2f}  (threshold {scores['threshold']:.6g})"
+        )
+    for tag, scores, at in (
+        ("NAB standard threshold", result.events_at_nab, result.nab["standard"]["threshold"]),
+        ("operating threshold", result.events_at_threshold, result.threshold),
+    ):
+        typer.echo(
+            f"  events at the {tag} {at:.6g}: precision {scores.precision:.3f}, recall "
+            f"{scores.recall:.3f}, F1 {scores.f1:.3f} ({scores.detected} detected, "
+            f"{scores.missed} missed, {scores.false_events} false alert(s))"
+        )
+    if out is not None:
+        result.per_series.to_csv(out, index=False, float_format="%.17g")
+        typer.echo(f"wrote {out}")
 
 
 def watch(

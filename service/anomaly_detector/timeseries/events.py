@@ -35,8 +35,8 @@ class EventScores:
     """Event-level results.
 
     ``detected`` and ``missed`` count incidents, ``false_events`` the events that
-    overlap no incident's tolerant window; ``delays`` holds one ``pd.Timedelta`` per
-    detected incident, in the order of the labels.
+    overlap no incident's tolerant window and ``alerts`` all events; ``delays`` holds
+    one ``pd.Timedelta`` per detected incident, in the order of the labels.
     """
 
     precision: float
@@ -46,6 +46,7 @@ class EventScores:
     missed: int
     false_events: int
     delays: list[pd.Timedelta] = field(default_factory=list)
+    alerts: int = 0
 
 
 def _times(timestamps: Any) -> np.ndarray:
@@ -86,7 +87,8 @@ def flagged_events(timestamps: Any, flags: Any, merge_gap: pd.Timedelta) -> list
     return [(pd.Timestamp(a), pd.Timestamp(b)) for a, b in events]
 
 
-def _f1(precision: float, recall: float) -> float:
+def f1(precision: float, recall: float) -> float:
+    """The harmonic mean of precision and recall (NaN when either is)."""
     if math.isnan(precision) or math.isnan(recall):
         return math.nan
     total = precision + recall
@@ -141,9 +143,10 @@ def event_scores(
     return EventScores(
         precision=precision,
         recall=recall,
-        f1=_f1(precision, recall),
+        f1=f1(precision, recall),
         detected=detected,
         missed=len(labels) - detected,
         false_events=len(events) - sum(useful),
         delays=delays,
+        alerts=len(events),
     )

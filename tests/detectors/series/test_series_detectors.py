@@ -26,7 +26,8 @@ def test_every_series_detector_is_registered_with_the_timeseries_task() -> None:
     assert set(SERIES_DETECTORS) == {
         "forecaster", "seasonal_mad", "seasonal_naive", "windowed_gaussian"
     }  # fmt: skip
-    assert registry.DEFAULT_SERIES_DETECTOR == "forecaster"
+    assert registry.DEFAULT_SERIES_DETECTOR == "seasonal_mad"
+    assert registry.DEFAULT_SERIES_FORECASTER == "forecaster"
     assert not set(SERIES_DETECTORS) & set(registry.trainable())  # not tabular detectors
 
 

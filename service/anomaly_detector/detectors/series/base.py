@@ -36,6 +36,10 @@ SCORE_MEANING = (
     "(0.5: a one-in-10,000 surprise; 0.75: one in 10^12)"
 )
 DAY, WEEK = 86_400.0, 604_800.0
+# The spread never falls below this share of the series' mean non-zero change between
+# windows: a series of counts or ratios that sits at 0 for hours has a residual spread
+# near 0, and its first single error would otherwise be a million-sigma event.
+RESOLUTION_SHARE = 0.25
 
 
 @dataclass(frozen=True)
@@ -93,7 +97,9 @@ class SeriesDetector(Detector):
     score_meaning = SCORE_MEANING
     raw_score_meaning = SCORE_MEANING
     score_buckets = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
-    default_threshold = 0.5
+    # L = 12 decades: about one false alert per series every three weeks on the
+    # generated access logs (bench/results-timeseries.md); 0.5 alerts daily.
+    default_threshold = 0.75
     spread_mode: ClassVar[int] = kernel.GLOBAL
     spread_floor: ClassVar[float] = 0.0
 
@@ -137,6 +143,7 @@ class SeriesDetector(Detector):
                 params["coverage"],
                 min(48, params["spread_halflife"]),
                 self.spread_floor,
+                RESOLUTION_SHARE,
             ],
             dtype=np.float64,
         )

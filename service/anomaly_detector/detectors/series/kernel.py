@@ -36,8 +36,8 @@ import numba
 import numpy as np
 
 # Layout of the ``scalars`` state array.
-COUNT, SCALE_SUM, SCALE_WEIGHT, QUEUE_FILLED, QUEUE_POS = range(5)
-N_SCALARS = 5
+COUNT, SCALE_SUM, SCALE_WEIGHT, QUEUE_FILLED, QUEUE_POS, STEP_SUM, STEP_WEIGHT = range(7)
+N_SCALARS = 7
 # Layout of the per-candidate state rows.
 LEVEL, LEVEL_SET, ERROR_SUM, ERROR_WEIGHT, ERROR_COUNT = range(5)
 N_CANDIDATE = 5
@@ -135,7 +135,7 @@ def run(
         ranked: the same residuals, sorted, for the band's quantile; mutated.
         config: per candidate ``[period, seasons, neighbors, alpha, centre mode, damping]``.
         settings: ``[spread mode, error alpha, scale alpha, clip, coverage, min errors,
-            spread floor share]``.
+            spread floor share, resolution share]``.
         forecast, lower, upper, surprise: outputs (surprise = signed residual in spreads).
     """
     size = history.shape[0]
@@ -143,6 +143,7 @@ def run(
     spread_mode = int(settings[0])
     error_alpha, scale_alpha, clip = settings[1], settings[2], settings[3]
     coverage, min_errors, floor_share = settings[4], settings[5], settings[6]
+    resolution_share = settings[7]
     n_candidates = config.shape[0]
     predictions = np.empty(n_candidates)
     spreads = np.empty(n_candidates)
@@ -168,6 +169,9 @@ def run(
             floor = floor_share * scale if not math.isnan(scale) else 0.0
             spread = max(spreads[best], floor)
         if not math.isnan(spread):
+            if scalars[STEP_WEIGHT] > 0.0:
+                resolution = scalars[STEP_SUM] / scalars[STEP_WEIGHT]
+                spread = max(spread, resolution_share * resolution)
             spread = max(spread, 1e-9 * max(1.0, abs(prediction)))
         filled = int(scalars[QUEUE_FILLED])
         width = _quantile(ranked, filled, coverage) if filled >= 20 else 1.959963984540054
@@ -213,6 +217,11 @@ def run(
                 absolute = min(abs(y - prediction), bound)
                 scalars[SCALE_SUM] = (1 - scale_alpha) * scalars[SCALE_SUM] + scale_alpha * absolute
                 scalars[SCALE_WEIGHT] = (1 - scale_alpha) * scalars[SCALE_WEIGHT] + scale_alpha
+            previous = history[(t - 1) % size] if t >= 1 else math.nan
+            change = abs(y - previous)
+            if change > 0.0:  # NaN compares False: no change across a gap
+                scalars[STEP_SUM] = (1 - scale_alpha) * scalars[STEP_SUM] + scale_alpha * change
+                scalars[STEP_WEIGHT] = (1 - scale_alpha) * scalars[STEP_WEIGHT] + scale_alpha
         history[t % size] = y
         scalars[COUNT] = t + 1
 

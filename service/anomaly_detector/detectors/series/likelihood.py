@@ -32,6 +32,10 @@ SHORT_POS, SHORT_FILLED, SHORT_SUM, LONG_POS, LONG_FILLED, LONG_SUM, LONG_SQUARE
 N_SCALARS = 7
 # Short means a long window needs before its distribution is trusted.
 MIN_LONG = 30
+# Floor of the short means' deviation, in spreads (surprises are standardized): a
+# history of near-zero surprises (a series at 0 for hours) must not make the first
+# ordinary point a certainty.
+DEVIATION_FLOOR = 0.3
 
 
 @numba.njit(cache=True, nogil=True)
@@ -92,8 +96,7 @@ def likelihood(surprise, short, long, scalars, scores):
         if count >= MIN_LONG:
             mean = scalars[LONG_SUM] / count
             variance = max(scalars[LONG_SQUARES] / count - mean * mean, 0.0)
-            # A floor keeps a near-constant history from turning noise into certainty.
-            deviation = max(math.sqrt(variance), 0.05 * max(mean, 1e-3), 1e-6)
+            deviation = max(math.sqrt(variance), DEVIATION_FLOOR)
             log_tail = min(0.0, log_upper_tail((mean_short - mean) / deviation))
         scores[i] = score_of_log_tail(log_tail)
         position = int(scalars[LONG_POS])
