@@ -199,12 +199,25 @@ def test_init_generates_data_and_trains_once(tmp_path: Path) -> None:
 def test_generate_data_writes_unlabelled_train_and_labelled_test(tmp_path: Path) -> None:
     result = runner.invoke(
         app,
-        ["generate-data", "--out", str(tmp_path), "--train-rows", "300", "--test-rows", "100"],
-    )
+        ["generate-data", "--out", str(tmp_path), "--train-rows", "300", "--test-rows", "100",
+         "--access-log-days", "8"],
+    )  # fmt: skip
     assert result.exit_code == 0, result.output
     train, test = read_csv(tmp_path / "train.csv"), read_csv(tmp_path / "test.csv")
     assert (len(train), len(test)) == (300, 100)
     assert "is_anomaly" not in train.columns and "is_anomaly" in test.columns
+    log = read_csv(tmp_path / "access_log.csv")
+    days = pd.to_datetime(log["timestamp"]).dt.floor("D").nunique()
+    assert days == 8 and (tmp_path / "access_log_incidents.csv").is_file()
+
+
+def test_generate_data_can_skip_the_access_log(tmp_path: Path) -> None:
+    result = runner.invoke(
+        app, ["generate-data", "--out", str(tmp_path), "--train-rows", "300",
+              "--test-rows", "100", "--access-log-days", "0"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "train.csv").is_file() and not (tmp_path / "access_log.csv").exists()
 
 
 def test_real_process_trains_and_scores(tmp_path: Path) -> None:

@@ -46,7 +46,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
 def trained(tmp_path_factory) -> dict[str, Path]:
     """{detector: model folder}, each trained by the CLI on the default train.csv."""
     root = tmp_path_factory.mktemp("detectors")
-    generated = _cli("generate-data", "--out", str(root / "data"))
+    generated = _cli("generate-data", "--out", str(root / "data"), "--access-log-days", "0")
     assert generated.returncode == 0, generated.stderr
 
     def train(name: str) -> tuple[str, subprocess.CompletedProcess]:

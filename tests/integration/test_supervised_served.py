@@ -41,7 +41,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
 def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("supervised")
     data = root / "data"
-    _cli("generate-data", "--out", str(data))
+    _cli("generate-data", "--out", str(data), "--access-log-days", "0")
     _cli("train", "--data", str(data / "train.csv"), "--out", str(root / "unsupervised"),
          "--detector", "isolation_forest", "--contamination", "0.03")  # fmt: skip
     summaries = {}

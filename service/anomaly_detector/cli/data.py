@@ -22,6 +22,9 @@ def generate_data(
     seed: Annotated[int, typer.Option(help="Random seed; same seed, same files.")] = 42,
     train_rows: Annotated[int, typer.Option(help="Rows in train.csv.")] = 20_000,
     test_rows: Annotated[int, typer.Option(help="Rows in test.csv.")] = 5_000,
+    access_log_days: Annotated[
+        int, typer.Option(help="Days of access log (0: none; it takes a few seconds).", min=0)
+    ] = 28,
 ) -> None:
     """Write the synthetic datasets: API traffic (unlabelled train.csv, labelled test.csv),
     security alerts with a priority label (alerts.csv, alerts_test.csv), and a four-week
@@ -34,7 +37,9 @@ def generate_data(
     typer.echo(f"wrote {train_path} ({train_rows} rows) and {test_path} ({test_rows} rows)")
     alerts_path, alerts_test_path = write_alerts(out, seed)
     typer.echo(f"wrote {alerts_path} and {alerts_test_path} (alerts labelled by priority)")
-    log_path, incidents_path = write_access_logs(out, seed)
+    if access_log_days == 0:
+        return
+    log_path, incidents_path = write_access_logs(out, seed, access_log_days)
     typer.echo(f"wrote {log_path} and {incidents_path} (access log with labelled incidents)")
 
 
