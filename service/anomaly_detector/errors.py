@@ -9,12 +9,17 @@ from __future__ import annotations
 
 
 class InputError(ValueError):
-    """Raw input (a row, a CSV, a training option) does not fit what is expected."""
+    """Raw input (a row, a CSV, a training option) does not fit what is expected.
 
-    def __init__(self, reason: str, message: str) -> None:
+    ``feature`` names the one feature at fault when there is one, so a form can show
+    the message next to its field.
+    """
+
+    def __init__(self, reason: str, message: str, feature: str | None = None) -> None:
         super().__init__(message)
         self.reason = reason
         self.message = message
+        self.feature = feature
 
 
 class BundleError(ValueError):

@@ -241,3 +241,19 @@ def test_frame_from_rows_matches_coerce_frame_of_the_same_values() -> None:
         pd.DataFrame({"plan": ["gold", None], "request_rate": [1, None], "error_ratio": [0.5, 2]})
     )
     pd.testing.assert_frame_equal(frame, expected)
+
+
+@pytest.mark.parametrize(
+    ("position", "value"),
+    [(0, 7), (0, [1]), (0, math.inf), (1, "fast"), (1, math.nan), (2, None)],
+)
+def test_a_value_error_names_its_feature_for_a_form_to_point_at(position, value) -> None:
+    schema = FeatureSchema(SCHEMA.features, accepts_missing=False)
+    vector: list = ["gold", 1.0, 0.5]
+    vector[position] = value
+    with pytest.raises(InputError) as caught:
+        schema.row_from_vector(vector)
+    assert caught.value.feature == SCHEMA.names[position]
+    with pytest.raises(InputError) as shape:
+        schema.row_from_vector(vector[:2])
+    assert shape.value.feature is None  # about the row, not one feature

@@ -152,6 +152,7 @@ class FeatureSchema:
                     "missing_value",
                     f"feature {feature.name!r} is null, but this model has no imputation "
                     "(a plain scikit-learn estimator that refuses missing values): send a number",
+                    feature.name,
                 )
             return None
         if feature.is_categorical:
@@ -160,6 +161,7 @@ class FeatureSchema:
             raise InputError(
                 "non_numeric",
                 f"feature {feature.name!r} expects a number or null, got {type(value).__name__}",
+                feature.name,
             )
         value = float(value) if -_FLOAT_MAX <= value <= _FLOAT_MAX else math.inf
         if not math.isfinite(value):
@@ -167,6 +169,7 @@ class FeatureSchema:
                 "non_finite",
                 f"feature {feature.name!r} must be a finite number, got {value!r} "
                 "(NaN and Infinity are not accepted; send null for a missing value)",
+                feature.name,
             )
         return value
 
@@ -212,15 +215,18 @@ def _check_category(feature: Feature, value: Any) -> str:
             "non_numeric",
             f"feature {feature.name!r} is categorical and expects a string, "
             f"got {type(value).__name__}",
+            feature.name,
         )
     if isinstance(value, float) and not math.isfinite(value):
-        raise InputError("non_finite", f"feature {feature.name!r} must be finite")
+        raise InputError("non_finite", f"feature {feature.name!r} must be finite", feature.name)
     try:
         # A true/false CSV column trains as the categories "False" and "True".
         text = str(value) if isinstance(value, bool) else _category_string(value)
     except ValueError:  # an int beyond Python's str() digit limit
         raise InputError(
-            "invalid_request", f"feature {feature.name!r}: number too long for a category"
+            "invalid_request",
+            f"feature {feature.name!r}: number too long for a category",
+            feature.name,
         ) from None
     if text not in feature.categories:
         # Scoring it as an unseen category would hide a client that sends codes
@@ -232,6 +238,7 @@ def _check_category(feature: Feature, value: Any) -> str:
             "invalid_category",
             f"feature {feature.name!r} is categorical and expects one of {shown}{more} "
             f"(as text), got the {kind} {value!r}",
+            feature.name,
         )
     return text
 

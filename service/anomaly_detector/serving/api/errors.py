@@ -46,7 +46,12 @@ class ApiError(Exception):
     """A request the service refuses, with its HTTP status and metrics reason."""
 
     def __init__(
-        self, status_code: int, reason: str, detail: str, headers: dict | None = None
+        self,
+        status_code: int,
+        reason: str,
+        detail: str,
+        headers: dict | None = None,
+        feature: str | None = None,
     ) -> None:
         detail = bounded_detail(detail)
         super().__init__(detail)
@@ -54,10 +59,11 @@ class ApiError(Exception):
         self.reason = reason
         self.detail = detail
         self.headers = headers
+        self.feature = feature  # the one feature at fault, if any (the web page's field)
 
     @classmethod
     def from_input_error(cls, error: InputError) -> ApiError:
-        return cls(422, error.reason, error.message)
+        return cls(422, error.reason, error.message, feature=error.feature)
 
 
 class Overloaded(ApiError):
