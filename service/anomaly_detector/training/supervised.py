@@ -39,6 +39,7 @@ from anomaly_detector.errors import InputError
 from anomaly_detector.scoring.scorer import Scorer
 from anomaly_detector.training import recommendation
 from anomaly_detector.training.evaluation import evaluate, label_text, resolve_labels
+from anomaly_detector.training.examples import anomaly_example
 from anomaly_detector.training.fitting import Prepared, bundle_metadata, prepare
 
 DEFAULT_CLASSIFIER = "gradient_boosting"
@@ -185,6 +186,12 @@ def _describe_splits(bundle, labelled, labels, fit_rows, validation_rows, label_
         )
     report_split = "test" if "test" in predictions else "validation"
     report_prediction, report_codes = predictions[report_split]
+    example = anomaly_example(
+        splits[report_split][0], bundle.schema, report_prediction.anomaly_score,
+        report_codes > 0, ~report_prediction.is_inlier, report_split,
+    )  # fmt: skip
+    if example is not None:
+        bundle.metadata["examples"] = {"anomaly": example}
     fit_codes = labels.codes[fit_rows]
     validation, validation_codes = predictions["validation"]
     # Choose on every labelled row none of its scorers saw: F1 curves are steps, and

@@ -16,6 +16,7 @@ from anomaly_detector.errors import InputError
 from anomaly_detector.scoring.scorer import Scorer
 from anomaly_detector.training import recommendation, selection, supervised
 from anomaly_detector.training.evaluation import evaluate, resolve_labels
+from anomaly_detector.training.examples import anomaly_example
 from anomaly_detector.training.fitting import fit_bundle, prepare
 from anomaly_detector.training.thresholds import alert_rate_warning
 
@@ -207,6 +208,10 @@ def _evaluate(
         is_anomaly, rule = resolve_labels(labelled[label_column], config.anomaly_label)
         scores = Scorer(bundle).predict_frame(labelled).anomaly_score
         bundle.metadata["evaluation"][split] = evaluate(scores, is_anomaly, bundle.threshold)
+        example = anomaly_example(labelled, bundle.schema, scores, is_anomaly,
+                                  scores > bundle.threshold, split)  # fmt: skip
+        if example is not None:  # the test split's, when there is one (it comes last)
+            bundle.metadata["examples"] = {"anomaly": example}
         result.label_rule = result.label_rule or rule
         bundle.metadata["training"]["label_rule"] = result.label_rule
         if split == "test" and 0 < is_anomaly.sum() < len(is_anomaly):
