@@ -84,6 +84,14 @@ class Settings(BaseSettings):
         "",
         description="Comma-separated modules that register extra detectors (DETECTOR_PLUGINS).",
     )
+    ui_prometheus_url: str = Field(
+        "",
+        description="Prometheus the web page links to (UI_PROMETHEUS_URL); empty: no link. "
+        "The reader's browser opens it, so give an address it reaches.",
+    )
+    ui_grafana_url: str = Field(
+        "", description="Grafana the web page links to (UI_GRAFANA_URL); empty: no link."
+    )
     watch_prometheus_url: str = Field(
         "http://127.0.0.1:9090",
         description="Prometheus the series watcher queries (WATCH_PROMETHEUS_URL).",
@@ -122,6 +130,15 @@ class Settings(BaseSettings):
     def _empty_means_unset(cls, value):
         # `MODELS_DIR=` (as in .env.example) means "not set", not the current directory.
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("ui_prometheus_url", "ui_grafana_url")
+    @classmethod
+    def _http_link(cls, value: str) -> str:
+        # A page link: an http(s) address, never a javascript: or data: one.
+        value = value.strip()
+        if value and not value.lower().startswith(("http://", "https://")):
+            raise ValueError(f"expected an http:// or https:// address, got {value!r}")
+        return value
 
     @property
     def trusted_models_dir(self) -> Path:

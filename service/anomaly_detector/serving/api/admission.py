@@ -1,7 +1,7 @@
 """Admission: the one gate both request paths (the fast lane and the routed app) pass.
 
 * Optional API keys (``API_KEYS``) for the endpoints that score or describe the
-  model, compared in constant time.
+  model (the web page's fragments too), compared in constant time.
 * The body limit: a declared ``Content-Length`` over ``MAX_BODY_BYTES`` is refused
   before a byte is read, and a body that turns out larger while read is cut off.
 * A bounded number of requests in flight per worker: beyond it the service
@@ -25,7 +25,12 @@ from anomaly_detector.serving.api.errors import (
 )
 from anomaly_detector.serving.metrics import Metrics
 
-PROTECTED_PATHS = frozenset({"/prediction", "/predictions", "/model_information"})
+# The web page's fragments score or describe the model too; the page itself (GET /ui)
+# and its static files are open, so a person can get as far as typing the key.
+PROTECTED_PATHS = frozenset(
+    {"/prediction", "/predictions", "/model_information", "/ui/model", "/ui/score", "/ui/batch",
+     "/ui/batch.csv"}
+)  # fmt: skip
 
 
 class Admission:

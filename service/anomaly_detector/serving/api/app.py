@@ -19,7 +19,7 @@ from anomaly_detector.serving.api.errors import install_error_handlers
 from anomaly_detector.serving.api.fast_lane import PredictionFastLane
 from anomaly_detector.serving.api.middleware import ObservabilityMiddleware
 from anomaly_detector.serving.api.recorder import RequestRecorder
-from anomaly_detector.serving.api.routes import admin, health, model, prediction
+from anomaly_detector.serving.api.routes import admin, health, model, prediction, ui
 from anomaly_detector.serving.loader import ModelLoader
 from anomaly_detector.serving.metrics import Metrics
 from anomaly_detector.serving.model_files import ModelFiles
@@ -37,6 +37,7 @@ Scores API-traffic feature vectors with the served anomaly detector.
 * `POST /predictions`: a batch, columnar response.
 * `GET /model_information`: the serving model's metadata.
 * `GET /metrics`: Prometheus metrics.
+* `GET /ui`: a web page to see the model and score rows or a CSV by hand.
 
 Errors are JSON `{"detail": ..., "reason": ...}`, never a traceback.
 """
@@ -115,7 +116,7 @@ def create_app(
     )
     if settings.fast_lane:
         app.fast_lane = PredictionFastLane(store, recorder, admission, deadlines)
-    for module in (prediction, model, health, admin):
+    for module in (prediction, model, health, admin, ui):
         app.include_router(module.router)
     return app
 
