@@ -9,6 +9,8 @@ command -v alertmanager >/dev/null || command -v prometheus-alertmanager >/dev/n
 if [[ "$mode" == "test" ]]; then
   command -v docker-compose >/dev/null || need+=(docker-compose)
   command -v wrk >/dev/null || need+=(wrk)  # the benchmark harness's smoke test
+  # The web page's browser tests drive it through Playwright (never `playwright install`).
+  command -v chromium >/dev/null || need+=(chromium)
 fi
 if [[ "$mode" == "bench" ]]; then
   need=()
