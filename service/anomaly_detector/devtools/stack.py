@@ -20,6 +20,8 @@ from pathlib import Path
 
 import httpx
 
+from anomaly_detector.settings import Settings
+
 INSTALL_HINT = "sudo apt-get install prometheus prometheus-alertmanager (macOS: brew install ...)"
 
 
@@ -93,7 +95,7 @@ def plan(repo: Path, run_dir: Path, port: int, model: Path) -> list[Component]:
             "api",
             [sys.executable, "-m", "anomaly_detector.cli", "serve", "--host", "127.0.0.1",
              "--port", str(port), "--model", str(model)],
-            port, f"http://127.0.0.1:{port}/docs", "/healthz",
+            port, f"http://127.0.0.1:{port}/ui", "/healthz",
         )
     ]  # fmt: skip
     components.append(
@@ -153,7 +155,20 @@ def plan(repo: Path, run_dir: Path, port: int, model: Path) -> list[Component]:
     else:
         print("grafana not installed: skipping it (dashboards need `docker compose up` or a "
               "local Grafana, e.g. brew install grafana)")  # fmt: skip
+    _link_the_page(components)
     return components
+
+
+def _link_the_page(components: list[Component]) -> None:
+    """The web page (/ui) links to the Prometheus and Grafana this run starts, unless
+    UI_PROMETHEUS_URL or UI_GRAFANA_URL (environment or .env) say otherwise."""
+    settings = Settings()
+    started = {c.name: c.url for c in components}
+    api = next(c for c in components if c.name == "api")
+    if "prometheus" in started and not settings.ui_prometheus_url:
+        api.env["UI_PROMETHEUS_URL"] = started["prometheus"]
+    if "grafana" in started and not settings.ui_grafana_url:
+        api.env["UI_GRAFANA_URL"] = started["grafana"]
 
 
 def run_stack(repo: Path, port: int, model: Path) -> int:
