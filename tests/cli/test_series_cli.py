@@ -104,3 +104,17 @@ def test_evaluate_with_labels_outside_the_series_says_so(tmp_path: Path) -> None
     )
     assert result.exit_code != 0
     assert "no incident" in result.output and "Traceback" not in result.output
+
+
+def test_a_parameter_that_does_not_fit_the_values_is_a_sentence(tmp_path: Path) -> None:
+    data = write_series(tmp_path / "s.csv")
+    frame = pd.read_csv(data)
+    frame.loc[10, "value"] = -5.0
+    frame.to_csv(data, index=False)
+    for command in ("detect", "forecast"):
+        result = runner.invoke(
+            app, ["series", command, "--data", str(data), "--param", "transform=log",
+                  "--out", str(tmp_path / f"{command}.csv")],
+        )  # fmt: skip
+        assert result.exit_code != 0, command
+        assert "at least 0" in result.output and "Traceback" not in result.output

@@ -89,13 +89,17 @@ def detect(
 ) -> None:
     """Score every point causally; write timestamp, value, forecast, bounds, anomaly_score,
     is_anomaly (full precision) and a self-contained HTML chart."""
+    from anomaly_detector.errors import InputError
     from anomaly_detector.timeseries import chart as charts
     from anomaly_detector.timeseries.detection import detect as run_detection
     from anomaly_detector.timeseries.labels import read_labels
 
     series = _load(data, endpoint, window, metric)
     model = _detector(detector, param)
-    table = run_detection(series, model, threshold)
+    try:
+        table = run_detection(series, model, threshold)
+    except InputError as exc:
+        fail(exc.message)
     out = out or Path(f"{data.stem}-anomalies.csv")
     chart = chart or out.with_suffix(".html")
     table.to_csv(out, index=False, date_format="%Y-%m-%dT%H:%M:%SZ")
@@ -124,6 +128,7 @@ def forecast(
     import pandas as pd
 
     from anomaly_detector.detectors import registry
+    from anomaly_detector.errors import InputError
     from anomaly_detector.timeseries.forecasting import forecast as run_forecast
     from anomaly_detector.timeseries.forecasting import horizon_points
 
@@ -132,9 +137,11 @@ def forecast(
         steps = horizon_points(horizon, series.step)
     except ValueError:
         fail(f"horizon must be a duration such as 1h or 30min; got {horizon!r}")
-    table = run_forecast(
-        series, _detector(detector or registry.DEFAULT_SERIES_FORECASTER, param), steps
-    )
+    model = _detector(detector or registry.DEFAULT_SERIES_FORECASTER, param)
+    try:
+        table = run_forecast(series, model, steps)
+    except InputError as exc:
+        fail(exc.message)
     out = out or Path(f"{data.stem}-forecast.csv")
     table.to_csv(out, index=False, date_format="%Y-%m-%dT%H:%M:%SZ")
     last = pd.Timestamp(table["timestamp"].iloc[-1])
@@ -191,7 +198,12 @@ def evaluate(
         fail(f"no incident in {labels} falls on the series of {data}; check endpoint and "
              "metric columns and the time range")  # fmt: skip
     model = _detector(detector, param)
-    result = run_evaluation(cases, lambda: _detector(detector, param), threshold, gaps[0], gaps[1])
+    try:
+        result = run_evaluation(
+            cases, lambda: _detector(detector, param), threshold, gaps[0], gaps[1]
+        )
+    except InputError as exc:
+        fail(exc.message)
     typer.echo(f"{model.name} on {len(cases)} series of {data}, "
                f"{sum(len(c.labels) for c in cases)} labelled incident(s)")  # fmt: skip
     for name, scores in result.nab.items():

@@ -52,7 +52,10 @@ def detect(
     """
     detector = detector or series_detector()
     threshold = detector.default_threshold if threshold is None else float(threshold)
-    output = detector.run(series.inputs())
+    try:
+        output = detector.run(series.inputs(), series.transform)
+    except ValueError as exc:  # a parameter that does not fit these values
+        raise InputError("invalid_request", f"{series.name}: {exc}") from None
     scores = output.anomaly_score
     return pd.DataFrame(
         {

@@ -19,6 +19,7 @@ import pandas as pd
 
 from anomaly_detector.data.series.grid import Series
 from anomaly_detector.detectors.series.base import SeriesDetector
+from anomaly_detector.errors import InputError
 
 
 def horizon_points(horizon: str | pd.Timedelta, step: pd.Timedelta) -> int:
@@ -28,7 +29,10 @@ def horizon_points(horizon: str | pd.Timedelta, step: pd.Timedelta) -> int:
 
 def forecast(series: Series, detector: SeriesDetector, horizon: int) -> pd.DataFrame:
     """Fit on all of ``series`` and forecast the next ``horizon`` windows."""
-    detector.fit(series.inputs())
+    try:
+        detector.run(series.inputs(), series.transform)
+    except ValueError as exc:  # a parameter that does not fit these values
+        raise InputError("invalid_request", f"{series.name}: {exc}") from None
     return detector.ahead(horizon)
 
 
@@ -50,7 +54,7 @@ def rolling_origin(
     if warmup >= n - 1:
         raise ValueError(f"the series has {n} windows; the warm-up needs fewer than {warmup}")
     detector = make_detector()
-    detector.fit(inputs[:warmup])
+    detector.run(inputs[:warmup], series.transform)
     frames, position = [], warmup
     while position < n:
         ahead = detector.ahead(horizon)

@@ -38,8 +38,8 @@ def test_window_metrics_match_a_direct_computation(generated) -> None:
     path, log, _ = generated
     table = access_log.aggregate(path, STEP)
     stamps = pd.to_datetime(log["timestamp"], utc=True).dt.floor(STEP)
-    endpoint = log["endpoint"].iloc[0]
-    window = stamps.iloc[1000]
+    counts = log.groupby([log["endpoint"], stamps]).size()
+    endpoint, window = counts[counts >= access_log.MIN_RATIO_REQUESTS].index[100]
     rows = log[(stamps == window) & (log["endpoint"] == endpoint)]
     got = table.loc[(endpoint, window)]
     assert got["requests"] == len(rows)
@@ -75,3 +75,24 @@ def test_select_names_what_exists(generated) -> None:
         access_log.select(table, None, "p42", STEP, "log")
     with pytest.raises(InputError, match="no endpoint '/nope'"):
         access_log.select(table, "/nope", "p95", STEP, "log")
+
+
+def test_error_ratios_of_windows_with_few_requests_are_left_empty(generated) -> None:
+    path, _, _ = generated
+    table = access_log.aggregate(path, STEP)
+    few = (table["requests"] > 0) & (table["requests"] < access_log.MIN_RATIO_REQUESTS)
+    assert few.any()  # the generated night traffic of small endpoints
+    for ratio in access_log.RATIOS:
+        assert table.loc[few, ratio].isna().all()
+        assert table.loc[~few & (table["requests"] > 0), ratio].notna().all()
+    assert table.loc[few, "p95"].notna().all()  # latency is still measured
+    series = access_log.select(table, "/api/reports", "error_ratio", STEP, "log")
+    assert any("fewer than 10 requests" in note for note in series.repairs)
+
+
+def test_latency_counts_and_bytes_suggest_a_log_scale_and_ratios_do_not(generated) -> None:
+    path, _, _ = generated
+    table = access_log.aggregate(path, STEP)
+    for metric in access_log.METRICS:
+        series = access_log.select(table, None, metric, STEP, "log")
+        assert series.transform == ("none" if metric in access_log.RATIOS else "log"), metric

@@ -31,12 +31,13 @@ def test_every_series_detector_is_registered_with_the_timeseries_task() -> None:
     assert not set(SERIES_DETECTORS) & set(registry.trainable())  # not tabular detectors
 
 
+@pytest.mark.parametrize("transform", ["none", "log"])
 @pytest.mark.parametrize("name", SERIES_DETECTORS)
-def test_scores_of_a_prefix_equal_the_full_series_scores_on_it(name: str) -> None:
+def test_scores_of_a_prefix_equal_the_full_series_scores_on_it(name: str, transform: str) -> None:
     inputs = seasonal_series()
-    full = registry.build_detector(name).run(inputs)
+    full = registry.build_detector(name, transform=transform).run(inputs)
     for cut in (700, 2999, 3001):
-        prefix = registry.build_detector(name).run(inputs[:cut])
+        prefix = registry.build_detector(name, transform=transform).run(inputs[:cut])
         for field in ("anomaly_score", "forecast", "lower", "upper", "surprise"):
             np.testing.assert_array_equal(
                 getattr(prefix, field), getattr(full, field)[:cut], err_msg=field
@@ -140,3 +141,42 @@ def test_bad_parameters_and_inputs_get_clear_errors() -> None:
     irregular[50, 0] += 17
     with pytest.raises(ValueError, match="regular grid"):
         detector.fit(irregular)
+
+
+def test_log_transform_makes_a_drop_as_loud_as_a_burst_of_the_same_factor() -> None:
+    rng = np.random.default_rng(8)
+    n = 4000
+    times = 1_700_000_000.0 + 300.0 * np.arange(n)
+    level = 200 * (1.5 + np.sin(2 * np.pi * np.arange(n) / 288))
+    values = rng.poisson(level).astype(float)
+    burst, drop = 3000, 3500
+    values[burst : burst + 12] *= 5.0
+    values[drop : drop + 12] /= 5.0
+    inputs = np.column_stack([times, values])
+    peaks = {}
+    for transform in ("none", "log"):
+        output = registry.build_detector("seasonal_mad", transform=transform).run(inputs)
+        score = np.nan_to_num(output.anomaly_score)
+        peaks[transform] = score[burst : burst + 15].max(), score[drop : drop + 15].max()
+        assert (output.forecast[-288:] > 0).all()  # forecasts are in the values' units
+        assert np.nanmedian(np.abs(output.forecast[-288:] - values[-288:])) < 60
+    burst_none, drop_none = peaks["none"]
+    burst_log, drop_log = peaks["log"]
+    assert drop_none < burst_none  # on a linear scale the drop is bounded by 0
+    assert drop_log > drop_none and abs(drop_log - burst_log) < abs(drop_none - burst_none)
+
+
+def test_a_series_source_chooses_the_transform_unless_a_parameter_does() -> None:
+    inputs = seasonal_series()
+    detector = registry.build_detector("seasonal_mad")
+    detector.run(inputs, "log")
+    assert detector.transform_ == "log"
+    detector = registry.build_detector("seasonal_mad", transform="none")
+    detector.run(inputs, "log")
+    assert detector.transform_ == "none"
+    with pytest.raises(ValueError, match="transform must be one of"):
+        registry.build_detector("seasonal_mad", transform="sqrt")
+    negative = inputs.copy()
+    negative[100, 1] = -1.0
+    with pytest.raises(ValueError, match="at least 0"):
+        registry.build_detector("seasonal_mad", transform="log").run(negative)

@@ -11,7 +11,10 @@ of ``step`` gets, overall (endpoint ``*``) and per endpoint:
 - ``p50``, ``p95``, ``p99``, ``mean``: response time in milliseconds;
 - ``bytes``: response bytes.
 
-Windows without requests have no latency or ratios (NaN: not scored).
+Windows without requests have no latency or ratios (NaN: not scored), and windows
+with fewer than ``MIN_RATIO_REQUESTS`` requests have no error ratios: one failed
+request out of two is a ratio of 0.5 but no evidence of anything, and at night such
+windows would otherwise outscore a real error burst on hundreds of requests.
 """
 
 from __future__ import annotations
@@ -41,6 +44,8 @@ ALIASES = {
     ),
 }  # fmt: skip
 SECONDS_COLUMNS = ("request_time", "response_time_seconds", "duration_seconds")
+RATIOS = ("error_ratio", "error_ratio_4xx", "error_ratio_5xx")
+MIN_RATIO_REQUESTS = 10
 
 
 def is_access_log(columns: list[str]) -> bool:
@@ -118,6 +123,7 @@ def aggregate(path: str | Path, step: pd.Timedelta) -> pd.DataFrame:
         }
     )
     table["error_ratio"] = table["error_ratio_4xx"] + table["error_ratio_5xx"]
+    table.loc[table["requests"] < MIN_RATIO_REQUESTS, list(RATIOS)] = np.nan
     slots = table.index.get_level_values("slot")
     full = pd.date_range(slots.min(), slots.max(), freq=step)
     endpoints = table.index.get_level_values("endpoint").unique()
@@ -148,9 +154,12 @@ def select(
             f"{source}: {len(rows)} window(s) of {step}; a series needs at least {MIN_POINTS}",
         )
     empty = int(rows[metric].isna().sum())
-    repairs = [f"{empty} window(s) without requests left empty (not scored)"] if empty else []
+    reason = f"fewer than {MIN_RATIO_REQUESTS} requests" if metric in RATIOS else "no requests"
+    repairs = [f"{empty} window(s) with {reason} left empty (not scored)"] if empty else []
     name = f"{metric}" if endpoint == ALL_ENDPOINTS else f"{metric} {endpoint}"
-    return Series(name, pd.DatetimeIndex(rows.index), rows[metric].to_numpy(float), step, repairs)
+    transform = "none" if metric in RATIOS else "log"
+    values = rows[metric].to_numpy(float)
+    return Series(name, pd.DatetimeIndex(rows.index), values, step, repairs, transform)
 
 
 def endpoints(table: pd.DataFrame) -> list[str]:

@@ -36,6 +36,10 @@ class Series:
     values: np.ndarray
     step: pd.Timedelta
     repairs: list[str] = field(default_factory=list)
+    # What the source knows of the values' nature: "log" for latencies, counts and bytes
+    # (multiplicative noise, bounded below by 0), "none" otherwise. A detector whose
+    # ``transform`` is "auto" follows it.
+    transform: str = "none"
 
     def __len__(self) -> int:
         return len(self.values)

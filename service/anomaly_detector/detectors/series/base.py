@@ -13,8 +13,17 @@ score of a point depends only on the points up to it.
 - ``ahead(horizon)`` forecasts the next points with their bands.
 
 So a live score equals the backtest score of the same point, to the bit: both go
-through ``kernel.run`` with the same state. The anomaly score is in [0, 1] already
-(``likelihood``), so ``calibrated`` is set and training fits no percentile scale.
+through ``kernel.run`` with the same state.
+
+With ``transform=log`` the kernel models ``log1p`` of the values, and forecasts and
+bands come back in the values' units: latencies, counts and bytes vary by a factor
+rather than by an amount, and in log space a traffic drop to a fifth stands out as
+much as a burst to five times (on a linear scale a drop is bounded by 0 and barely
+registers). ``log1p`` suits values well above 1 (milliseconds, counts, bytes); the
+default ``auto`` follows the series' source (``Series.transform``).
+
+The anomaly score is in [0, 1] already (``likelihood``), so ``calibrated`` is set and
+training fits no percentile scale.
 """
 
 from __future__ import annotations
@@ -31,6 +40,7 @@ from anomaly_detector.detectors.base import Detector, Param
 from anomaly_detector.detectors.series import kernel, likelihood
 
 SCORINGS = ("likelihood", "pointwise")
+TRANSFORMS = ("auto", "none", "log")
 SCORE_MEANING = (
     "L / (L + 4) with L = -log10 of the tail probability of the point's surprise "
     "(0.5: a one-in-10,000 surprise; 0.75: one in 10^12)"
@@ -80,7 +90,12 @@ COMMON_PARAMS: tuple[Param, ...] = (
     Param("clip", 4.0, "residuals beyond this many spreads do not move levels or spreads"),
     Param("spread_halflife", 288, "points over which the spread adapts", int),
     Param("band_window", 576, "recent residuals the band's conformal quantile uses", int),
-)
+    Param(
+        "transform", "auto",
+        "log (model log1p of the values: latencies, counts, bytes), none, or auto: what the "
+        "series' source says (log for access-log latency, counts and bytes)", str,
+    ),
+)  # fmt: skip
 
 
 def alpha_of_halflife(points: float) -> float:
@@ -114,6 +129,11 @@ class SeriesDetector(Detector):
             )
         if not 0.5 <= float(self.hyperparameters["coverage"]) < 1.0:
             raise ValueError("coverage must be in [0.5, 1)")
+        if self.hyperparameters["transform"] not in TRANSFORMS:
+            raise ValueError(
+                f"transform must be one of {', '.join(TRANSFORMS)}; "
+                f"got {self.hyperparameters['transform']!r}"
+            )
 
     def candidates(self, step: float) -> list[list[float]]:
         """Kernel candidate rows ``[period, seasons, neighbors, alpha, centre, damping]``."""
@@ -158,8 +178,19 @@ class SeriesDetector(Detector):
         self.likelihood_scalars_ = windows["likelihood_scalars"]
         self.n_features_in_ = 2
 
-    def _advance(self, values: np.ndarray) -> SeriesOutput:
+    def _forward(self, values: np.ndarray) -> np.ndarray:
         values = np.ascontiguousarray(values, dtype=np.float64)
+        if self.transform_ != "log":
+            return values
+        if (values < 0).any():
+            raise ValueError("transform=log needs values of at least 0; use transform=none")
+        return np.log1p(values)
+
+    def _backward(self, values: np.ndarray) -> np.ndarray:
+        return np.expm1(values) if self.transform_ == "log" else values
+
+    def _advance(self, values: np.ndarray) -> SeriesOutput:
+        values = self._forward(values)
         n = values.shape[0]
         forecast, lower, upper, surprise, scores = (np.empty(n) for _ in range(5))
         kernel.run(
@@ -173,12 +204,21 @@ class SeriesDetector(Detector):
             )  # fmt: skip
         else:
             likelihood.pointwise(surprise, scores)
+        forecast, lower, upper = (self._backward(a) for a in (forecast, lower, upper))
         return SeriesOutput(forecast, lower, upper, surprise, scores)
 
     # The protocol --------------------------------------------------------------
-    def run(self, inputs: np.ndarray) -> SeriesOutput:
-        """Start from empty state and run over a whole series (a backtest); keep the state."""
+    def run(self, inputs: np.ndarray, transform: str = "none") -> SeriesOutput:
+        """Start from empty state and run over a whole series (a backtest); keep the state.
+
+        Args:
+            inputs: ``[timestamp, value]`` rows on a regular grid.
+            transform: what the series' source suggests (``Series.transform``); used
+                when the ``transform`` parameter is ``auto``.
+        """
         times, values = split_inputs(inputs)
+        chosen = self.hyperparameters["transform"]
+        self.transform_ = transform if chosen == "auto" else chosen
         steps = np.diff(times)
         step = float(np.median(steps)) if len(steps) else 60.0
         if len(steps) and (step <= 0 or not np.allclose(steps, step, rtol=0, atol=1e-6)):
@@ -232,9 +272,9 @@ class SeriesDetector(Detector):
         return pd.DataFrame(
             {
                 "timestamp": pd.to_datetime(times, unit="s", utc=True),
-                "forecast": forecast,
-                "lower": forecast - spread,
-                "upper": forecast + spread,
+                "forecast": self._backward(forecast),
+                "lower": self._backward(forecast - spread),
+                "upper": self._backward(forecast + spread),
             }
         )
 
