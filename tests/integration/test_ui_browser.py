@@ -173,6 +173,8 @@ def test_a_bad_value_is_refused_next_to_its_field(page, unsupervised):
     page.wait_for_function(
         "document.activeElement && document.activeElement.name === 'f:request_rate'"
     )
+    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline == "solid"  # the focus is visible
     assert page.get_by_label("request_rate").input_value() == "12 kB"
     _screenshot(page, "3-inline-error")
 

@@ -66,3 +66,28 @@ def test_rendering_escapes_what_it_is_given():
 )  # fmt: skip
 def test_numbers_are_shown_as_people_read_them(value, text):
     assert pages.shown(value) == text
+
+
+def _luminance(colour: str) -> float:
+    channels = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def _contrast(first: str, second: str) -> float:
+    high, low = sorted((_luminance(first), _luminance(second)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def test_text_colours_keep_wcag_aa_contrast_on_their_backgrounds():
+    css = (UI / "static" / "ui.css").read_text()
+    colours = dict(re.findall(r"--([a-z-]+):\s*(#[0-9a-f]{6});", css))
+    colours["white"] = "#ffffff"
+    pairs = [("text", "background"), ("text", "panel"), ("muted", "background"),
+             ("muted", "panel"), ("link", "background"), ("link", "panel"),
+             ("anomalous", "background"), ("anomalous", "anomalous-soft"),
+             ("normal", "background"), ("white", "bar"), ("bar", "background")]  # fmt: skip
+    for text, background in pairs:
+        ratio = _contrast(colours[text], colours[background])
+        assert ratio >= 4.5, f"{text} on {background}: {ratio:.2f}"
+    assert ":focus-visible" in css and "outline: 3px solid" in css

@@ -75,6 +75,7 @@ def _environment() -> jinja2.Environment:
     )
     environment.filters["shown"] = shown
     environment.filters["percent"] = percent
+    environment.globals["htmx_version"] = HTMX_VERSION
     return environment
 
 

@@ -138,7 +138,8 @@ def batch_view(
     threshold = float(info["threshold"])
     anomalies = int(np.count_nonzero(~np.asarray(prediction.is_inlier, dtype=bool)))
     finite = scores[np.isfinite(scores)]
-    domain = score_domain(info, float(finite.min()), float(finite.max()), threshold)
+    extremes = (float(finite.min()), float(finite.max())) if finite.size else ()
+    domain = score_domain(info, *extremes, threshold)
     counts, edges = np.histogram(np.clip(finite, *domain), bins=HISTOGRAM_BINS, range=domain)
     tallest = max(int(counts.max()), 1)
     step = HISTOGRAM_WIDTH / HISTOGRAM_BINS

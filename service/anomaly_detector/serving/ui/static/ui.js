@@ -27,6 +27,7 @@
     }
     var paragraph = document.createElement("p");
     paragraph.className = "refusal";
+    paragraph.setAttribute("role", "alert");
     paragraph.textContent = detail || "The service answered " + status + ".";
     if (target) {
       target.replaceChildren(paragraph);
