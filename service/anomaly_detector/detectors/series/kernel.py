@@ -14,8 +14,10 @@ A *candidate* is a way to predict the next value from the history ring:
 With several candidates the kernel predicts with the one whose recent one-step errors
 are smallest (an exponentially weighted mean absolute error), so seasonality is chosen
 online from the past, never from the future, and a series that changes character
-switches model. The spread is either global (a robust EW mean absolute residual) or
-local to the seasonal position (the MAD, or the standard deviation, of the same
+switches model.
+
+The spread is either global (a robust EW mean absolute residual) or local to the
+seasonal position (the MAD, or the standard deviation, of the same
 values the centre came from). Bands come from a conformal quantile of the last
 standardized residuals, so their coverage follows the data rather than a normal
 assumption. Updates of the levels and spreads clip residuals at ``clip`` spreads, so
@@ -44,19 +46,25 @@ N_CANDIDATE = 5
 # Mean absolute deviation of a normal variable, in standard deviations.
 MAD_TO_SIGMA = 1.2533141373155003
 MEDIAN_AD_TO_SIGMA = 1.482602218505602
+# Config columns: [period, seasons, neighbors, alpha, centre mode, damping].
+PERIOD, SEASONS, NEIGHBORS, ALPHA, CENTRE, DAMPING = range(6)
 # Centre and spread modes.
 MEDIAN, MEAN = 0, 1
 GLOBAL, LOCAL_MAD, LOCAL_STD = 0, 1, 2
 
 
 @numba.njit(cache=True, nogil=True)
-def _centre(history, t, period, seasons, neighbors, mode, scratch):
-    """Centre and local spread of the values a seasonal candidate looks back at."""
+def _centre(history, t, period, seasons, neighbors, mode, scratch, ahead=0):
+    """Centre and local spread of the values a seasonal candidate looks back at.
+
+    ``ahead`` points past ``t``, the same positions of earlier seasons are ``ahead``
+    points nearer; only values already seen (``back >= 1``) count.
+    """
     size = history.shape[0]
     n = 0
     for k in range(1, seasons + 1):
         for j in range(-neighbors, neighbors + 1):
-            back = k * period - j
+            back = k * period - j - ahead
             if back < 1 or back > t or back > size:
                 continue
             value = history[(t - back) % size]
@@ -92,6 +100,38 @@ def _forecast_one(history, t, candidates, config, c, scratch):
     )
     level = candidates[c, LEVEL] * config[c, 5] if config[c, 3] > 0.0 else 0.0
     return centre + level, spread
+
+
+@numba.njit(cache=True, nogil=True)
+def _choose(predictions, candidates, min_errors):
+    """The candidate that predicts: the smallest recent error among those with a
+    prediction (fewer than ``min_errors`` errors count as infinite); -1 if none has."""
+    best, best_error = -1, math.inf
+    for c in range(predictions.shape[0]):
+        if math.isnan(predictions[c]):
+            continue
+        weight = candidates[c, ERROR_WEIGHT]
+        error = candidates[c, ERROR_SUM] / weight if weight > 0.0 else math.inf
+        if candidates[c, ERROR_COUNT] < min_errors:
+            error = math.inf
+        if best < 0 or error < best_error:
+            best, best_error = c, error
+    return best
+
+
+@numba.njit(cache=True, nogil=True)
+def _scale(scalars):
+    """The global spread: the EW mean absolute residual, in standard deviations."""
+    if scalars[SCALE_WEIGHT] > 0.0:
+        return scalars[SCALE_SUM] / scalars[SCALE_WEIGHT] * MAD_TO_SIGMA
+    return math.nan
+
+
+@numba.njit(cache=True, nogil=True)
+def _width(ranked, scalars, coverage):
+    """The band's half-width in spreads: the conformal quantile once 20 residuals are in."""
+    filled = int(scalars[QUEUE_FILLED])
+    return _quantile(ranked, filled, coverage) if filled >= 20 else 1.959963984540054
 
 
 @numba.njit(cache=True, nogil=True)
@@ -149,20 +189,10 @@ def run(
     spreads = np.empty(n_candidates)
     for i in range(values.shape[0]):
         t = int(scalars[COUNT])
-        best, best_error = -1, math.inf
         for c in range(n_candidates):
             predictions[c], spreads[c] = _forecast_one(history, t, candidates, config, c, scratch)
-            if math.isnan(predictions[c]):
-                continue
-            weight = candidates[c, ERROR_WEIGHT]
-            error = candidates[c, ERROR_SUM] / weight if weight > 0.0 else math.inf
-            if candidates[c, ERROR_COUNT] < min_errors:
-                error = math.inf
-            if best < 0 or error < best_error:
-                best, best_error = c, error
-        scale = math.nan
-        if scalars[SCALE_WEIGHT] > 0.0:
-            scale = scalars[SCALE_SUM] / scalars[SCALE_WEIGHT] * MAD_TO_SIGMA
+        best = _choose(predictions, candidates, min_errors)
+        scale = _scale(scalars)
         prediction = predictions[best] if best >= 0 else math.nan
         spread = scale
         if spread_mode != GLOBAL and best >= 0 and not math.isnan(spreads[best]):
@@ -174,7 +204,7 @@ def run(
                 spread = max(spread, resolution_share * resolution)
             spread = max(spread, 1e-9 * max(1.0, abs(prediction)))
         filled = int(scalars[QUEUE_FILLED])
-        width = _quantile(ranked, filled, coverage) if filled >= 20 else 1.959963984540054
+        width = _width(ranked, scalars, coverage)
         forecast[i] = prediction
         lower[i] = prediction - width * spread
         upper[i] = prediction + width * spread
@@ -237,53 +267,31 @@ def ahead(history, candidates, scalars, ranked, config, settings, horizon, forec
     """
     t = int(scalars[COUNT])
     scratch = np.empty(64 + 2 * int(config[:, 1].max() * (2 * config[:, 2].max() + 1)))
-    min_errors = settings[5]
-    best, best_error = -1, math.inf
+    predictions = np.empty(config.shape[0])
     for c in range(config.shape[0]):
-        prediction, _ = _forecast_one(history, t, candidates, config, c, scratch)
-        if math.isnan(prediction):
-            continue
-        weight = candidates[c, ERROR_WEIGHT]
-        error = candidates[c, ERROR_SUM] / weight if weight > 0.0 else math.inf
-        if candidates[c, ERROR_COUNT] < min_errors:
-            error = math.inf
-        if best < 0 or error < best_error:
-            best, best_error = c, error
-    scale = math.nan
-    if scalars[SCALE_WEIGHT] > 0.0:
-        scale = scalars[SCALE_SUM] / scalars[SCALE_WEIGHT] * MAD_TO_SIGMA
-    filled = int(scalars[QUEUE_FILLED])
-    width = _quantile(ranked, filled, settings[4]) if filled >= 20 else 1.959963984540054
-    size = history.shape[0]
+        predictions[c], _ = _forecast_one(history, t, candidates, config, c, scratch)
+    best = _choose(predictions, candidates, settings[5])
+    scale = _scale(scalars)
+    width = _width(ranked, scalars, settings[4])
     growth = 0.0
     for h in range(horizon):
         forecast[h], spread_out[h] = math.nan, math.nan
         if best < 0:
             continue
-        period, alpha, damping = int(config[best, 0]), config[best, 3], config[best, 5]
+        period, alpha, damping = (
+            int(config[best, PERIOD]),
+            config[best, ALPHA],
+            config[best, DAMPING],
+        )
         if period == 0:
             forecast[h] = candidates[best, LEVEL]
         else:
-            seasons, neighbors = int(config[best, 1]), int(config[best, 2])
-            n = 0
-            for k in range(1, seasons + 1):
-                for j in range(-neighbors, neighbors + 1):
-                    back = k * period - j - h
-                    if back < 1 or back > t or back > size:
-                        continue
-                    value = history[(t - back) % size]
-                    if not math.isnan(value):
-                        scratch[n] = value
-                        n += 1
+            centre, _, n = _centre(
+                history, t, period, int(config[best, SEASONS]), int(config[best, NEIGHBORS]),
+                int(config[best, CENTRE]), scratch, h,
+            )  # fmt: skip
             if n == 0:
                 continue
-            part = scratch[:n]
-            if int(config[best, 4]) == MEAN:
-                centre = part.mean()
-            else:
-                part.sort()
-                half = n // 2
-                centre = part[half] if n % 2 else 0.5 * (part[half - 1] + part[half])
             level = candidates[best, LEVEL] * damping ** (h + 1) if alpha > 0.0 else 0.0
             forecast[h] = centre + level
         step_alpha = alpha * damping**h if period != 0 else alpha
