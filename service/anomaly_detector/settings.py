@@ -112,7 +112,9 @@ class Settings(BaseSettings):
         60.0, gt=0, description="How often the watcher refits on its history (fit_every)."
     )
     watch_detector: str = Field(
-        "seasonal_mad", description="Series detector of the watcher (WATCH_DETECTOR)."
+        "forecaster",
+        description="Series detector of the watcher (WATCH_DETECTOR). The forecaster scores "
+        "from its first minutes; seasonal_mad, better in backtests, needs a full day first.",
     )
     watch_threshold: float = Field(
         0.75, gt=0, lt=1, description="Anomaly score at which a watched point is anomalous."

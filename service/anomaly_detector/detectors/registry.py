@@ -70,9 +70,9 @@ BUILT_IN: tuple[type[Detector], ...] = (
     WindowedGaussianDetector,
     SklearnOutlierDetector,
 )
-# What ``series detect | evaluate`` and the watcher use unless told otherwise: the best
-# NAB score in bench/results-timeseries.md. ``series forecast`` uses the forecaster,
-# the best MASE there.
+# What ``series detect | evaluate`` use unless told otherwise: the best NAB score in
+# bench/results-timeseries.md. ``series forecast`` and the watcher (settings) use the
+# forecaster: the best MASE there, and it scores without a day of history.
 DEFAULT_SERIES_DETECTOR = SeasonalMADDetector.name
 DEFAULT_SERIES_FORECASTER = ForecasterDetector.name
 for _detector in BUILT_IN:
