@@ -16,9 +16,9 @@ Detection, every detector through ``timeseries.evaluation`` (the code behind
   detector's default threshold (what a user runs with).
 
 The baselines are Windowed Gaussian (NAB's) and seasonal naive (the forecasting
-literature's). The default detector (seasonal MAD) and the forecaster also run with
-pointwise scoring, and Windowed Gaussian with likelihood scoring, which measures what
-the likelihood step adds.
+literature's). The default detector is the series ensemble of seasonal MAD and the
+forecaster, which also run alone; both also run with pointwise scoring, and Windowed
+Gaussian with likelihood scoring, which measures what the likelihood step adds.
 
 Forecasting: a rolling-origin backtest of every p95 series (warm-up 14 days, then
 every hour a forecast of the next hour, 12 five-minute windows), the forecaster
@@ -48,7 +48,8 @@ from anomaly_detector.timeseries.forecasting import accuracy, rolling_origin, se
 
 RESULTS = Path(__file__).with_name("results-timeseries.md")
 DETECTORS: dict[str, tuple[str, dict]] = {
-    "seasonal_mad (default)": ("seasonal_mad", {}),
+    "series_ensemble (default)": ("series_ensemble", {}),
+    "seasonal_mad": ("seasonal_mad", {}),
     "seasonal_mad, pointwise scoring": ("seasonal_mad", {"scoring": "pointwise"}),
     "forecaster": ("forecaster", {}),
     "forecaster, pointwise scoring": ("forecaster", {"scoring": "pointwise"}),

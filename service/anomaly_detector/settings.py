@@ -112,12 +112,16 @@ class Settings(BaseSettings):
         60.0, gt=0, description="How often the watcher refits on its history (fit_every)."
     )
     watch_detector: str = Field(
-        "forecaster",
-        description="Series detector of the watcher (WATCH_DETECTOR). The forecaster scores "
-        "from its first minutes; seasonal_mad, better in backtests, needs a full day first.",
+        "series_ensemble",
+        description="Series detector of the watcher (WATCH_DETECTOR); the default scores "
+        "from its first minutes (seasonal_mad alone needs a full day of history first).",
     )
     watch_threshold: float = Field(
-        0.75, gt=0, lt=1, description="Anomaly score at which a watched point is anomalous."
+        0.7,
+        gt=0,
+        lt=1,
+        description="Anomaly score at which a watched point is anomalous (the default "
+        "detector's default threshold; each detector's is in `anomaly-detector detectors`).",
     )
     watch_queries: dict[str, str] = Field(
         default_factory=dict,

@@ -36,10 +36,9 @@ def test_every_detector_gets_nab_scores_under_the_three_profiles(report):
 
 def test_event_scores_are_shares_and_the_default_threshold_is_the_detectors(report):
     table = _table(report, "Event-level precision and recall")
-    default = table["seasonal_mad (default)"]
-    assert float(default[4]) == pytest.approx(
-        registry.detector_class("seasonal_mad").default_threshold
-    )
+    default = table["series_ensemble (default)"]
+    threshold = registry.detector_class(registry.DEFAULT_SERIES_DETECTOR).default_threshold
+    assert float(default[4]) == pytest.approx(threshold)
     for cells in table.values():
         for share in (cells[1], cells[5]):  # recall at both thresholds
             assert 0.0 <= float(share) <= 1.0

@@ -70,7 +70,8 @@ def test_bad_input_gets_a_sentence_not_a_traceback(tmp_path: Path) -> None:
         (["--window", "soon"], "window must be a duration"),
         (["--detector", "isolation_forest"], "series detectors are"),
         (["--endpoint", "/api"], "is not an access log"),
-        (["--param", "period=daily"], "period must be auto"),
+        (["--detector", "seasonal_mad", "--param", "period=daily"], "period must be auto"),
+        (["--param", "period=1d"], "series_ensemble has no parameter 'period'"),
     ):
         result = runner.invoke(app, ["series", "detect", "--data", str(data), *args])
         assert result.exit_code == 2, (args, result.output)

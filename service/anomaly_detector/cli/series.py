@@ -75,7 +75,8 @@ def detect(
     detector: DetectorOption = None,
     param: ParamOption = None,
     threshold: Annotated[
-        float | None, typer.Option(help="Flag points scoring at least this (default 0.75).")
+        float | None,
+        typer.Option(help="Flag points scoring at least this (default: the detector's; 0.7)."),
     ] = None,
     out: Annotated[
         Path | None, typer.Option(help="CSV to write (default: <data>-anomalies.csv here).")
@@ -166,7 +167,8 @@ def evaluate(
     detector: DetectorOption = None,
     param: ParamOption = None,
     threshold: Annotated[
-        float | None, typer.Option(help="Operating threshold for event scores (default 0.75).")
+        float | None,
+        typer.Option(help="Operating threshold for event scores (default: the detector's)."),
     ] = None,
     tolerance: Annotated[
         str, typer.Option(help="An alert this close to an incident still counts.")

@@ -34,6 +34,7 @@ from anomaly_detector.detectors.hbos import HBOSDetector
 from anomaly_detector.detectors.isolation_forest import IsolationForestDetector
 from anomaly_detector.detectors.neighbors import KNNDetector, LOFDetector
 from anomaly_detector.detectors.projection import PCADetector
+from anomaly_detector.detectors.series.ensemble import SeriesEnsembleDetector
 from anomaly_detector.detectors.series.forecaster import ForecasterDetector
 from anomaly_detector.detectors.series.seasonal_mad import SeasonalMADDetector
 from anomaly_detector.detectors.series.seasonal_naive import SeasonalNaiveDetector
@@ -68,12 +69,13 @@ BUILT_IN: tuple[type[Detector], ...] = (
     SeasonalMADDetector,
     SeasonalNaiveDetector,
     WindowedGaussianDetector,
+    SeriesEnsembleDetector,
     SklearnOutlierDetector,
 )
-# What ``series detect | evaluate`` use unless told otherwise: the best NAB score in
-# bench/results-timeseries.md. ``series forecast`` and the watcher (settings) use the
-# forecaster: the best MASE there, and it scores without a day of history.
-DEFAULT_SERIES_DETECTOR = SeasonalMADDetector.name
+# What ``series detect | evaluate`` and the watcher use unless told otherwise: the best
+# NAB score in bench/results-timeseries.md, scoring from the first points. ``series
+# forecast`` uses the forecaster, the best MASE there.
+DEFAULT_SERIES_DETECTOR = SeriesEnsembleDetector.name
 DEFAULT_SERIES_FORECASTER = ForecasterDetector.name
 for _detector in BUILT_IN:
     register(_detector)

@@ -24,9 +24,9 @@ def seasonal_series(n: int = 4000, seed: int = 0, spike_at: int | None = 3000) -
 
 def test_every_series_detector_is_registered_with_the_timeseries_task() -> None:
     assert set(SERIES_DETECTORS) == {
-        "forecaster", "seasonal_mad", "seasonal_naive", "windowed_gaussian"
+        "forecaster", "seasonal_mad", "seasonal_naive", "windowed_gaussian", "series_ensemble"
     }  # fmt: skip
-    assert registry.DEFAULT_SERIES_DETECTOR == "seasonal_mad"
+    assert registry.DEFAULT_SERIES_DETECTOR == "series_ensemble"
     assert registry.DEFAULT_SERIES_FORECASTER == "forecaster"
     assert not set(SERIES_DETECTORS) & set(registry.trainable())  # not tabular detectors
 
@@ -180,3 +180,29 @@ def test_a_series_source_chooses_the_transform_unless_a_parameter_does() -> None
     negative[100, 1] = -1.0
     with pytest.raises(ValueError, match="at least 0"):
         registry.build_detector("seasonal_mad", transform="log").run(negative)
+
+
+def test_the_ensemble_averages_its_members_evidence_and_shows_the_last_ones_forecast() -> None:
+    inputs = seasonal_series()
+    ensemble = registry.build_detector("series_ensemble").run(inputs)
+    mad = registry.build_detector("seasonal_mad").run(inputs)
+    forecaster = registry.build_detector("forecaster").run(inputs)
+    np.testing.assert_array_equal(ensemble.forecast, forecaster.forecast)
+    np.testing.assert_array_equal(ensemble.upper, forecaster.upper)
+    both = ~np.isnan(mad.anomaly_score) & ~np.isnan(forecaster.anomaly_score)
+    decades = lambda s: 4 * s / (1 - s)  # noqa: E731
+    mean = (decades(mad.anomaly_score) + decades(forecaster.anomaly_score)) / 2
+    np.testing.assert_allclose(ensemble.anomaly_score[both], (mean / (mean + 4))[both])
+    # Before seasonal_mad has a day of history, the forecaster's score stands alone.
+    only = np.isnan(mad.anomaly_score) & ~np.isnan(forecaster.anomaly_score)
+    assert only.sum() > 100
+    np.testing.assert_allclose(ensemble.anomaly_score[only], forecaster.anomaly_score[only])
+
+
+def test_ensemble_members_must_be_two_series_detectors() -> None:
+    with pytest.raises(ValueError, match="at least two"):
+        registry.build_detector("series_ensemble", members="forecaster")
+    with pytest.raises(ValueError, match="series detectors"):
+        registry.build_detector("series_ensemble", members="forecaster,isolation_forest")
+    with pytest.raises(ValueError, match="series detectors"):
+        registry.build_detector("series_ensemble", members="forecaster,series_ensemble")

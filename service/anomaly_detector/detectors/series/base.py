@@ -41,6 +41,7 @@ from anomaly_detector.detectors.series import kernel, likelihood
 
 SCORINGS = ("likelihood", "pointwise")
 TRANSFORMS = ("auto", "none", "log")
+LOG_MAX = 709.0  # expm1 of more overflows float64
 SCORE_MEANING = (
     "L / (L + 4) with L = -log10 of the tail probability of the point's surprise "
     "(0.5: a one-in-10,000 surprise; 0.75: one in 10^12)"
@@ -187,7 +188,9 @@ class SeriesDetector(Detector):
         return np.log1p(values)
 
     def _backward(self, values: np.ndarray) -> np.ndarray:
-        return np.expm1(values) if self.transform_ == "log" else values
+        if self.transform_ != "log":
+            return values
+        return np.expm1(np.minimum(values, LOG_MAX))  # a band wider than float64 is its max
 
     def _advance(self, values: np.ndarray) -> SeriesOutput:
         values = self._forward(values)

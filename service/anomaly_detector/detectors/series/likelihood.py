@@ -56,6 +56,33 @@ def score_of_log_tail(log_tail):
 
 
 @numba.njit(cache=True, nogil=True)
+def mean_evidence(scores, out):
+    """Per column of ``scores`` (one row per detector), the score of the mean ``L``.
+
+    ``L`` is recovered from each score (``4 s / (1 - s)``), averaged over the rows
+    that are not NaN, and turned back into a score; a column of NaN stays NaN.
+    """
+    for j in range(scores.shape[1]):
+        total, count, infinite = 0.0, 0, False
+        for i in range(scores.shape[0]):
+            score = scores[i, j]
+            if math.isnan(score):
+                continue
+            count += 1
+            if score >= 1.0:
+                infinite = True
+            else:
+                total += HALF_SCORE_DECADES * score / (1.0 - score)
+        if count == 0:
+            out[j] = math.nan
+        elif infinite:
+            out[j] = 1.0
+        else:
+            mean = total / count
+            out[j] = mean / (mean + HALF_SCORE_DECADES)
+
+
+@numba.njit(cache=True, nogil=True)
 def pointwise(surprise, scores):
     """Score each surprise by its own two-sided normal tail."""
     for i in range(surprise.shape[0]):
