@@ -36,7 +36,7 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 system-deps: ## Install Prometheus and Alertmanager with apt-get when missing (needs root)
 	@bash .ci/system-deps.sh run
 
-system-deps-test: ## Install what the tests need from Debian (Prometheus, Alertmanager, docker-compose)
+system-deps-test: ## Install what the tests need from Debian (Prometheus, Alertmanager, docker-compose, wrk, chromium)
 	@bash .ci/system-deps.sh test
 
 $(TRAIN_CSV) $(TEST_CSV) $(ALERTS_CSV) $(ACCESS_LOG_CSV): | $(VENV)/.installed-run
