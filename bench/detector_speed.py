@@ -134,7 +134,7 @@ def render(results: list[dict], rows: int) -> str:
             _pyod_fit(r),
         ]
         lines.append(
-            f"| {r['detector']} | {r['train_s']:.1f} | {r['row_us']:.1f} | {r['row_p99_us']:.0f} "
+            f"| {r['detector']} | {r['train_s']:.2g} | {r['row_us']:.1f} | {r['row_p99_us']:.0f} "
             f"| ≤{r['target_us']:.0f} ({verdict}) | {pyod[0]} | {r['batch_rows_per_s']:,.0f} "
             f"| {r['kernel_rows_per_s']:,.0f} | {pyod[1]} | {pyod[2]} |"
         )

@@ -51,6 +51,10 @@ def test_forecasts_compare_every_model_with_seasonal_naive(report):
     for cells in table.values():
         assert 0.5 <= float(cells[1]) <= 1.0  # coverage of the 95% band
     assert "MASE is" in report and "covers" in report
+    # The bar, on this short log too: at least 10% under seasonal naive's MASE,
+    # and the 95% band covering 92% to 98% of points.
+    assert float(table["forecaster"][-1]) <= 0.9
+    assert 0.92 <= float(table["forecaster"][1]) <= 0.98
 
 
 def test_speed_table_has_a_row_per_series_detector(capsys):
