@@ -22,6 +22,7 @@ from nbformat.v4 import new_code_cell
 
 from anomaly_detector.bundle.io import load_bundle
 from anomaly_detector.data.reading import read_csv
+from anomaly_detector.data.synthetic.access_logs import write_access_logs
 from anomaly_detector.data.synthetic.alerts import write_alerts
 from anomaly_detector.data.synthetic.traffic import write_default_dataset
 from anomaly_detector.detectors import registry
@@ -49,6 +50,20 @@ print(json.dumps({
     "recommended_f1": recommended_f1,
     "published_version": published_version,
     "compared": {name: row["pr_auc"] for name, row in comparison.iterrows()},
+}))
+"""
+
+
+SERIES_PROBE = """
+import json, sys
+print(json.dumps({
+    "executable": sys.executable,
+    "default_nab": default_nab,
+    "detectors": list(comparison.index),
+    "flagged": int(table["is_anomaly"].sum()),
+    "windows": len(table),
+    "forecast_rows": len(ahead),
+    "forecast_positive": bool((ahead["forecast"] > 0).all()),
 }))
 """
 
@@ -254,3 +269,20 @@ def test_supervised_notebook_explores_explains_and_publishes(data_dir, tmp_path)
     ]
     assert len(images) >= 5  # balance, distributions, correlations, calibration, contributions
     assert "mainly because" in printed(notebook)
+
+
+def test_series_notebook_detects_compares_and_forecasts(tmp_path):
+    data = tmp_path / "data"
+    write_access_logs(data, seed=3, days=10)
+    notebook = parameterised("series.ipynb", DATA_DIR=str(data), DAYS=10)
+
+    probe = execute(notebook, tmp_path, SERIES_PROBE)
+
+    assert probe["executable"] == sys.executable
+    assert set(probe["detectors"]) == set(registry.trainable("timeseries"))
+    assert probe["windows"] == 10 * 288 and probe["flagged"] < probe["windows"] // 50
+    assert 0 < probe["default_nab"] <= 100
+    assert probe["forecast_rows"] == 288 and probe["forecast_positive"]
+    outputs = [o for cell in notebook.cells for o in cell.get("outputs", [])]
+    assert sum("image/png" in o.get("data", {}) for o in outputs) >= 3
+    assert any("application/vnd.plotly.v1+json" in o.get("data", {}) for o in outputs)
