@@ -1,12 +1,15 @@
 """The watcher as a process: a poll loop in a thread, ``/metrics`` and ``/healthz`` over HTTP.
 
 ``/healthz`` answers 200 while the last poll reached Prometheus and 503 (with the
-error) while it cannot, so compose and ``make run`` show the watcher's health the
-way they show the service's; ``/metrics`` is scraped by the same Prometheus.
+error) before the first poll did and while it cannot, so compose and ``make run``
+show the watcher's health the way they show the service's; ``/metrics`` is scraped
+by the same Prometheus. A poll that raises is logged and counted as a failed poll,
+and the loop goes on.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,6 +21,8 @@ from prometheus_client import make_asgi_app
 from anomaly_detector.monitor.queries import watched_queries
 from anomaly_detector.monitor.watcher import WatchConfig, Watcher
 from anomaly_detector.settings import Settings
+
+log = logging.getLogger("anomaly_detector.monitor")
 
 
 def build_watcher(settings: Settings) -> Watcher:
@@ -43,7 +48,11 @@ def create_app(settings: Settings, watcher: Watcher | None = None) -> FastAPI:
 
     def loop() -> None:
         while not stop.is_set():
-            watcher.poll()
+            try:
+                watcher.poll()
+            except Exception as exc:  # a bug in one poll must not end the loop silently
+                log.exception("watcher poll crashed")
+                watcher.record_failure(f"the poll crashed: {exc!r}")
             stop.wait(settings.watch_interval_seconds)
 
     @asynccontextmanager

@@ -10,11 +10,15 @@ equals the score a backtest gives that point from the same start.
 
 Prometheus being down is not fatal: the poll fails, ``prometheus_up`` drops to 0,
 the state is kept, and the next poll that reaches Prometheus catches up (steps it
-has no data for are gaps, which detectors skip).
+has no data for are gaps, which detectors skip). Until a poll has reached
+Prometheus the watcher reports itself down, so ``/healthz`` and ``prometheus_up``
+agree from the start. A result series that a refit no longer finds in the history
+is dropped, gauges and all, so that it does not hold the query at "refit due".
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import time
@@ -31,6 +35,7 @@ from anomaly_detector.errors import InputError
 from anomaly_detector.monitor.metrics import WatcherMetrics
 
 log = logging.getLogger("anomaly_detector.monitor")
+NOT_YET = "no poll has reached Prometheus yet"
 
 
 @dataclass
@@ -69,7 +74,7 @@ class Watcher:
         self.metrics = metrics or WatcherMetrics()
         self.client = client or httpx.Client(timeout=10.0)
         self.series: dict[str, Watched] = {}
-        self.last_error: str | None = None
+        self.last_error: str | None = NOT_YET
 
     def _range(self, query: str, start: float, end: float) -> list[prometheus.Result]:
         return prometheus.query_range(
@@ -80,8 +85,9 @@ class Watcher:
 
     @staticmethod
     def key(name: str, result: prometheus.Result) -> str:
+        """The ``series`` label of a result: ``name``, or ``name{label="value",...}``."""
         labels = {k: v for k, v in result.labels.items() if k != "__name__"}
-        return prometheus.label_text(labels, name) if labels else name
+        return prometheus.label_text({**labels, "__name__": name}, name) if labels else name
 
     def poll(self, now: float | None = None) -> int:
         """Score every step that completed since the last poll; return points scored."""
@@ -93,11 +99,7 @@ class Watcher:
             for name, query in self.config.queries.items():
                 scored += self._poll_query(name, query, end, now)
         except InputError as exc:
-            self.metrics.polls.labels("failure").inc()
-            self.metrics.prometheus_up.set(0)
-            if exc.message != self.last_error:
-                log.warning("watcher poll failed: %s", exc.message)
-            self.last_error = exc.message
+            self.record_failure(exc.message)
             return scored
         self.metrics.polls.labels("success").inc()
         self.metrics.prometheus_up.set(1)
@@ -106,9 +108,33 @@ class Watcher:
         self.last_error = None
         return scored
 
+    def record_failure(self, message: str) -> None:
+        """Count a failed poll and report Prometheus down until a poll succeeds."""
+        self.metrics.polls.labels("failure").inc()
+        self.metrics.prometheus_up.set(0)
+        if message != self.last_error:
+            log.warning("watcher poll failed: %s", message)
+        self.last_error = message
+
+    def _keys(self, name: str) -> list[str]:
+        """The keys of the watched result series of query ``name``."""
+        return [k for k in self.series if k == name or k.startswith(name + "{")]
+
     def _members(self, name: str) -> list[Watched]:
         """The watched result series of query ``name``."""
-        return [w for k, w in self.series.items() if k == name or k.startswith(name + "{")]
+        return [self.series[k] for k in self._keys(name)]
+
+    def _forget(self, key: str) -> None:
+        """Stop watching ``key`` and stop exporting its gauges."""
+        del self.series[key]
+        metrics = self.metrics
+        for collector in (
+            metrics.value, metrics.forecast, metrics.lower, metrics.upper, metrics.anomaly_score,
+            metrics.anomalous, metrics.threshold, metrics.last_point,
+        ):  # fmt: skip
+            # prometheus-client before 0.21 raises on a label set it never exported.
+            with contextlib.suppress(KeyError):
+                collector.remove(key)
 
     def _due(self, name: str, now: float) -> bool:
         watched = self._members(name)
@@ -121,15 +147,20 @@ class Watcher:
     def _poll_query(self, name: str, query: str, end: float, now: float) -> int:
         scored = 0
         if self._due(name, now):
+            stale = set(self._keys(name))
             for result in self._range(query, end - self.config.history_seconds, end):
                 if np.isnan(result.series.values).all():
                     continue
                 key = self.key(name, result)
                 detector = self.make_detector()
                 output = detector.run(result.series.inputs())
-                self.series[key] = Watched(detector, now)
+                previous = self.series.get(key)
+                self.series[key] = Watched(detector, now, previous.last if previous else {})
                 self.metrics.refits.labels(key).inc()
                 scored += self._export(key, result.series.inputs(), output)
+                stale.discard(key)
+            for key in stale:
+                self._forget(key)
             return scored
         start = min(w.detector.last_time_ for w in self._members(name))
         if start + self.config.step_seconds > end:
@@ -146,15 +177,19 @@ class Watcher:
         return scored
 
     def _export(self, key: str, inputs: np.ndarray, output: SeriesOutput) -> int:
-        """Set the gauges of ``key`` from its newest point; return points that got a score."""
+        """Set the gauges of ``key`` from its newest point; return the points scored first
+        now (a refit scores its history again, which counts only the points after the
+        newest one exported before)."""
         metrics = self.metrics
         has_value = ~np.isnan(inputs[:, 1])
-        metrics.points.labels(key).inc(int(has_value.sum()))
+        exported = self.series[key].last.get("timestamp", -math.inf)
+        new = int((has_value & (inputs[:, 0] > exported + 1e-6)).sum())
+        metrics.points.labels(key).inc(new)
         metrics.threshold.labels(key).set(self.config.threshold)
         if not has_value.any():
             metrics.value.labels(key).set(math.nan)
             metrics.anomalous.labels(key).set(0)
-            return 0
+            return new
         newest = int(np.flatnonzero(has_value)[-1])
         score = float(output.anomaly_score[newest])
         point = {
@@ -167,7 +202,7 @@ class Watcher:
         metrics.anomalous.labels(key).set(float(score >= self.config.threshold))
         metrics.last_point.labels(key).set(point["timestamp"])
         self.series[key].last = point
-        return int(has_value.sum())
+        return new
 
     def status(self) -> dict:
         """What ``/healthz`` reports: Prometheus reachability and each series' newest point."""
