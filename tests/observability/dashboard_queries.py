@@ -10,10 +10,11 @@ evaluate them against a live Prometheus (integration tests)::
     for q in grafana_queries(job="anomaly-detector", instance="127.0.0.1:8000"):
         response = httpx.get(f"{prom}/api/v1/query", params={"query": q.expr})
 
-Variables expanded: ``$job`` / ``$instance`` (also ``${job}`` and ``${job:regex}``),
-``$__rate_interval``, ``$__interval``, ``$__interval_ms``, ``$__range``,
-``$__range_s`` and ``$__range_ms``. Any other ``$`` left in a query is an error, so a
-new, unsupported variable fails loudly instead of producing an invalid query.
+Variables expanded: ``$job`` / ``$instance`` / ``$series`` (also ``${job}`` and
+``${job:regex}``), ``$__rate_interval``, ``$__interval``, ``$__interval_ms``,
+``$__range``, ``$__range_s`` and ``$__range_ms``. Any other ``$`` left in a query is
+an error, so a new, unsupported variable fails loudly instead of producing an invalid
+query.
 """
 
 from __future__ import annotations
@@ -54,19 +55,22 @@ def substitute(
     *,
     job: str = ".*",
     instance: str = ".*",
+    series: str = ".*",
     rate_interval: str = "1m",
     interval: str = "15s",
     range_: str = "1h",
 ) -> str:
     """Expand the Grafana variables of one expression.
 
-    ``job`` and ``instance`` are inserted as given (they sit inside ``=~"..."``
-    matchers, so they are regular expressions: ``".*"`` stands for "All", which is
-    the dashboards' ``allValue``). Durations are Prometheus durations.
+    ``job``, ``instance`` and ``series`` (the series dashboard's watched series) are
+    inserted as given (they sit inside ``=~"..."`` matchers, so they are regular
+    expressions: ``".*"`` stands for "All", which is the dashboards' ``allValue``).
+    Durations are Prometheus durations.
     """
     values = {
         "job": job,
         "instance": instance,
+        "series": series,
         "__rate_interval": rate_interval,
         "__interval": interval,
         "__interval_ms": str(int(_duration_seconds(interval) * 1000)),
@@ -106,6 +110,7 @@ def grafana_queries(
     job: str = ".*",
     instance: str = ".*",
     *,
+    series: str = ".*",
     rate_interval: str = "1m",
     interval: str = "15s",
     range_: str = "1h",
@@ -122,6 +127,7 @@ def grafana_queries(
     kwargs = {
         "job": job,
         "instance": instance,
+        "series": series,
         "rate_interval": rate_interval,
         "interval": interval,
         "range_": range_,

@@ -1,8 +1,8 @@
 """Grafana dashboards and provisioning: structure, variables, and query validity.
 
 Metric names used by dashboards and rules are checked against
-service/anomaly_detector/serving/metrics.py (the source of truth), the recording rules,
-and the series Prometheus makes up itself (``up``, ``ALERTS``).
+service/anomaly_detector/serving/metrics.py and monitor/metrics.py (the source of truth),
+the recording rules, and the series Prometheus makes up itself (``up``, ``ALERTS``).
 """
 
 from __future__ import annotations
@@ -28,8 +28,11 @@ RULE_FILES = sorted((REPO_ROOT / "prometheus" / "rules").glob("*.yml"))
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
 
 DATASOURCE = {"type": "prometheus", "uid": "prometheus"}
-PANEL_TYPES = {"timeseries", "stat", "heatmap", "bargauge", "table", "gauge", "barchart", "text"}
-EXPECTED_UIDS = {"service.json": "ad-service", "model.json": "ad-model"}
+PANEL_TYPES = {
+    "timeseries", "stat", "heatmap", "bargauge", "table", "gauge", "barchart", "text",
+    "state-timeline",
+}  # fmt: skip
+EXPECTED_UIDS = {"service.json": "ad-service", "model.json": "ad-model", "series.json": "ad-series"}
 PROMETHEUS_SERIES = {"up", "ALERTS", "ALERTS_FOR_STATE"}
 PROMQL_KEYWORDS = {
     "by", "without", "on", "ignoring", "group_left", "group_right", "bool",
@@ -197,6 +200,69 @@ def test_panel_rates_use_rate_interval() -> None:
                     assert window in allowed, f"{path.name} {panel['title']}: {func}[{window}]"
 
 
+def test_series_dashboard_content() -> None:
+    series = DASHBOARDS[DASHBOARDS_DIR / "series.json"]
+    variables = {v["name"]: v for v in series["templating"]["list"]}
+    spec = variables["series"]
+    assert spec["query"]["query"] == (
+        'label_values(anomaly_detector_series_value{job=~"$job", instance=~"$instance"}, series)'
+    )
+    assert spec.get("includeAll") and spec.get("allValue") == ".*" and spec.get("multi")
+    panels = panels_of(series)
+    exprs = " ".join(t["expr"] for p in panels for t in p["targets"])
+    for gauge in ("value", "forecast", "lower", "upper", "anomaly_score", "threshold", "anomalous"):
+        assert f"anomaly_detector_series_{gauge}{{" in exprs, f"series dashboard lacks {gauge}"
+    for health in ("prometheus_up", "polls_total", "last_success_timestamp_seconds", "refits"):
+        assert f"anomaly_detector_watcher_{health}" in exprs, f"series dashboard lacks {health}"
+    # One band panel per selected series, the band filled between its lower and upper bound.
+    (band,) = [p for p in panels if p.get("repeat")]
+    assert band["repeat"] == "series" and "$series" in band["title"]
+    legends = {t["legendFormat"] for t in band["targets"]}
+    assert {"value", "forecast", "lower", "upper", "anomalous"} <= legends
+    fills = {
+        o["matcher"]["options"]: prop["value"]
+        for o in band["fieldConfig"]["overrides"]
+        for prop in o["properties"]
+        if prop["id"] == "custom.fillBelowTo"
+    }
+    assert fills == {"upper": "lower"}
+    # Anomalies are marked: as points on the band, and as annotations.
+    marks = [a["expr"] for a in series["annotations"]["list"] if a.get("expr")]
+    assert any(
+        m.startswith("anomaly_detector_series_anomalous{") and m.endswith("== 1") for m in marks
+    )
+    # Every series selector follows the $series variable; the watcher's own health has no series.
+    for panel in panels:
+        for target in panel["targets"]:
+            for metric, matchers in _SELECTOR.findall(target["expr"]):
+                if metric.startswith("anomaly_detector_series_"):
+                    assert ("series", "=~", "$series") in _MATCHER.findall(matchers), (
+                        f"{panel['title']}: {metric} ignores $series"
+                    )
+
+
+def test_series_dashboard_reads_only_what_the_watcher_exports() -> None:
+    import importlib
+
+    from prometheus_client import CollectorRegistry
+
+    registry = CollectorRegistry()
+    importlib.import_module("anomaly_detector.monitor.metrics").WatcherMetrics(registry)
+    exported = {
+        family.name + ("_total" if family.type == "counter" else "")
+        for family in registry.collect()
+    }
+    series = DASHBOARDS[DASHBOARDS_DIR / "series.json"]
+    used = {
+        name
+        for panel in panels_of(series)
+        for target in panel["targets"]
+        for name in metric_names(target["expr"])
+    } | {name for a in series["annotations"]["list"] for name in metric_names(a.get("expr", ""))}
+    assert used - exported <= PROMETHEUS_SERIES, sorted(used - exported - PROMETHEUS_SERIES)
+    assert len(used & exported) >= 10
+
+
 def test_model_dashboard_content() -> None:
     model = DASHBOARDS[DASHBOARDS_DIR / "model.json"]
     panels = panels_of(model)
@@ -261,8 +327,11 @@ def test_label_matchers_use_labels_the_service_exports() -> None:
     metrics = importlib.import_module("anomaly_detector.serving.metrics").Metrics(
         CollectorRegistry()
     )
+    watcher = importlib.import_module("anomaly_detector.monitor.metrics").WatcherMetrics(
+        CollectorRegistry()
+    )
     labels: dict[str, set[str]] = {}
-    for collector in vars(metrics).values():
+    for collector in [*vars(metrics).values(), *vars(watcher).values()]:
         names = getattr(collector, "_labelnames", None)
         if names is None or not hasattr(collector, "_name"):
             continue
@@ -315,6 +384,8 @@ def test_substitute() -> None:
         expr, job="a", instance="b:1", rate_interval="2m", interval="30s", range_="6h"
     ) == ('rate(x{job=~"a", instance=~"b:1"}[2m]) + y[30s] + z[6h]')
     assert substitute("x[$__range_s]", range_="1h") == "x[3600]"
+    assert substitute('x{series=~"$series"}') == 'x{series=~".*"}'
+    assert substitute('x{series=~"${series}"}', series="latency") == 'x{series=~"latency"}'
     with pytest.raises(ValueError, match="unsupported"):
         substitute("x{a=~'$nope'}")
 
