@@ -206,3 +206,18 @@ def test_ensemble_members_must_be_two_series_detectors() -> None:
         registry.build_detector("series_ensemble", members="forecaster,isolation_forest")
     with pytest.raises(ValueError, match="series detectors"):
         registry.build_detector("series_ensemble", members="forecaster,series_ensemble")
+
+
+@pytest.mark.parametrize("name", ["forecaster", "series_ensemble", "windowed_gaussian"])
+def test_a_series_that_starts_flat_still_flags_a_later_jump(name: str) -> None:
+    # Equal first values leave the spread at exactly 0: neither the clipping of later
+    # updates nor a 1e-9 stand-in spread may freeze the model or flood the likelihood.
+    rng = np.random.default_rng(0)
+    times = 60.0 * np.arange(400)
+    values = 0.003 + 0.0005 * rng.random(400)
+    values[:5] = values[0]
+    values[300:] += 0.05
+    output = registry.build_detector(name).run(np.column_stack([times, values]))
+    assert np.nanmax(output.anomaly_score[300:310]) > 0.9
+    assert np.nanmax(output.anomaly_score[50:300]) < 0.7
+    assert np.isnan(output.surprise[:2]).all()  # nothing had varied yet: not scored

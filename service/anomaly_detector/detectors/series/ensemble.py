@@ -58,7 +58,7 @@ class SeriesEnsembleDetector(SeriesDetector):
         TRANSFORM,
     )  # fmt: skip
     # Averaged evidence is less extreme than either member's: at 0.7 the generated logs
-    # give the best event F1 (0.71; bench/results-timeseries.md), at 0.75 recall falls.
+    # give the best event F1 (0.73; bench/results-timeseries.md), at 0.75 recall falls.
     default_threshold = 0.7
 
     def __init__(self, **params: Any) -> None:

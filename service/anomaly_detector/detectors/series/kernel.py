@@ -198,10 +198,14 @@ def run(
         if spread_mode != GLOBAL and best >= 0 and not math.isnan(spreads[best]):
             floor = floor_share * scale if not math.isnan(scale) else 0.0
             spread = max(spreads[best], floor)
+        resolution = math.nan
+        if scalars[STEP_WEIGHT] > 0.0:
+            resolution = resolution_share * scalars[STEP_SUM] / scalars[STEP_WEIGHT]
+        measured = False  # a spread of 0 (nothing has varied yet) is no spread to score by
         if not math.isnan(spread):
-            if scalars[STEP_WEIGHT] > 0.0:
-                resolution = scalars[STEP_SUM] / scalars[STEP_WEIGHT]
-                spread = max(spread, resolution_share * resolution)
+            if not math.isnan(resolution):
+                spread = max(spread, resolution)
+            measured = spread > 0.0
             spread = max(spread, 1e-9 * max(1.0, abs(prediction)))
         filled = int(scalars[QUEUE_FILLED])
         width = _width(ranked, scalars, coverage)
@@ -211,7 +215,7 @@ def run(
         y = values[i]
         surprise[i] = math.nan
         if not math.isnan(y):
-            if not math.isnan(prediction) and not math.isnan(spread):
+            if not math.isnan(prediction) and measured:
                 residual = y - prediction
                 surprise[i] = residual / spread
                 position = int(scalars[QUEUE_POS])
@@ -221,7 +225,10 @@ def run(
                 queue[position] = added
                 scalars[QUEUE_POS] = (position + 1) % queue.shape[0]
                 scalars[QUEUE_FILLED] = min(filled + 1, queue.shape[0])
-            bound = clip * scale if not math.isnan(scale) else math.inf
+            # Clip at ``clip`` global spreads, floored like the band: a scale that starts
+            # at exactly 0 (two equal first values) must not clip every later update to 0.
+            clip_scale = scale if math.isnan(resolution) else max(scale, resolution)
+            bound = clip * clip_scale if clip_scale > 0.0 else math.inf
             for c in range(n_candidates):
                 period, alpha = int(config[c, 0]), config[c, 3]
                 if not math.isnan(predictions[c]):
