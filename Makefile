@@ -66,7 +66,7 @@ test: $(VENV)/.installed-test system-deps-test ## Install what tests need and ru
 	$(BIN)/ruff check service tests bench
 	$(BIN)/lint-imports
 	$(BIN)/pytest -m "not integration" -n 2
-	$(BIN)/pytest -m integration
+	$(BIN)/pytest -m integration --durations=15
 
 test-fast: $(VENV)/.installed-test ## Unit tests only (no real processes)
 	$(BIN)/pytest -m "not integration" -n 2

@@ -53,9 +53,7 @@ ALERT = "AnomalyDetectorSeriesAnomalous"
 # about 6 to 10 one-second points here: the copy waits 3 evaluations.
 ALERT_FOR = "3s"
 # The watcher starts once the p95 has this much history and fits on it (without
-# refits). Its first points are then p95s of many requests, never the first few of
-# the series: two equal first values leave the forecaster's scale at 0, so its level
-# never moves again (a kernel issue of its own; this test is about the live path).
+# refits), so that the incident meets a model that has seen the baseline.
 HISTORY_SECONDS = 20
 # Scores are 0 until the likelihood has 30 short means (likelihood.MIN_LONG) and the
 # level a few points: past this many scored points the baseline is really scored.
@@ -274,12 +272,12 @@ def stack(tmp_path):
             "WATCH_INTERVAL_SECONDS": "1",
             "WATCH_HISTORY_HOURS": str(HISTORY_SECONDS / 3600),
             "WATCH_REFIT_MINUTES": "10",
-            # The forecaster predicts from the first points on; a seasonal detector (such
-            # as the default, seasonal_mad) scores nothing until it has seen a day. The
-            # threshold is pinned too: this tests the live path, while thresholds are
-            # tuned on days of 5-minute windows (bench/results-timeseries.md), not on a
-            # minute of 1 s steps whose band and likelihood have little history yet.
-            "WATCH_DETECTOR": "forecaster",
+            # The default detector (series_ensemble): with a minute of history its
+            # seasonal member has no day to compare with, and the forecaster's score
+            # stands alone. The threshold is pinned: this tests the live path, while
+            # thresholds are tuned on days of 5-minute windows
+            # (bench/results-timeseries.md), not on a minute of 1 s steps whose band and
+            # likelihood have little history yet.
             "WATCH_THRESHOLD": "0.5",
         }
         watcher = Process(

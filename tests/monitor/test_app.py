@@ -143,3 +143,15 @@ def test_the_stand_in_is_a_real_http_server(prometheus):
     ).json()
     assert body["data"]["result"][0]["metric"] == {"job": "a"}
     assert [t for t, _ in body["data"]["result"][0]["values"]] == [0.0, 15.0, 30.0]
+
+
+def test_healthz_reports_a_point_not_scored_yet_as_null(prometheus):
+    # seasonal_mad with an hour of history has no day to compare with: its newest point
+    # has a value but no forecast, band or score yet (NaN), which JSON cannot carry.
+    prometheus.results[QUERY] = [({}, requests_per_second)]
+    watcher = watcher_for(prometheus, lambda: series_detector("seasonal_mad"))
+    with TestClient(create_app(settings_for(prometheus), watcher)) as client:
+        wait_for(lambda: client.get("/healthz").status_code == 200, 60, what="a first poll")
+        newest = client.get("/healthz").json()["series"]["request_rate"]
+        assert newest["value"] == requests_per_second(newest["timestamp"])
+        assert newest["anomaly_score"] is None and newest["forecast"] is None

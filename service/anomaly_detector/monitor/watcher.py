@@ -210,5 +210,13 @@ class Watcher:
             "prometheus_url": self.config.prometheus_url,
             "prometheus_up": self.last_error is None,
             "last_error": self.last_error,
-            "series": {key: watched.last for key, watched in sorted(self.series.items())},
+            "series": {
+                key: {name: _json_number(v) for name, v in watched.last.items()}
+                for key, watched in sorted(self.series.items())
+            },
         }
+
+
+def _json_number(value: float) -> float | None:
+    """NaN (not scored yet: warming up, a missing point) and inf are null in JSON."""
+    return float(value) if math.isfinite(value) else None

@@ -220,4 +220,9 @@ def test_a_series_that_starts_flat_still_flags_a_later_jump(name: str) -> None:
     output = registry.build_detector(name).run(np.column_stack([times, values]))
     assert np.nanmax(output.anomaly_score[300:310]) > 0.9
     assert np.nanmax(output.anomaly_score[50:300]) < 0.7
-    assert np.isnan(output.surprise[:2]).all()  # nothing had varied yet: not scored
+    assert np.isnan(output.surprise[0])  # nothing to predict from yet
+    # Flat and as predicted is no surprise, even before any spread is known.
+    flat = registry.build_detector(name).run(np.column_stack([times, np.zeros(400)]))
+    assert np.nanmax(np.abs(flat.surprise)) == 0.0
+    assert np.isfinite(flat.anomaly_score).mean() > 0.9
+    assert (flat.anomaly_score[~np.isnan(flat.anomaly_score)] < 0.1).all()

@@ -215,6 +215,8 @@ def run(
         y = values[i]
         surprise[i] = math.nan
         if not math.isnan(y):
+            if not math.isnan(prediction) and not measured and y == prediction:
+                surprise[i] = 0.0  # flat and as predicted: no surprise, whatever the scale
             if not math.isnan(prediction) and measured:
                 residual = y - prediction
                 surprise[i] = residual / spread
