@@ -51,10 +51,11 @@ def one_point(series, name: str, calls: int) -> tuple[float, float]:
     """Median and p99 microseconds of ``update`` with one new point."""
     inputs = series.inputs()
     detector = series_detector(name)
-    detector.fit(inputs[: len(inputs) - calls])
-    detector.update(inputs[len(inputs) - calls : len(inputs) - calls + 1])  # warm (compiled)
+    start = len(inputs) - calls - 1
+    detector.run(inputs[:start], series.transform)  # as ``series detect`` and the benches
+    detector.update(inputs[start : start + 1])  # warm (compiled)
     timings = []
-    for i in range(len(inputs) - calls + 1, len(inputs)):
+    for i in range(start + 1, len(inputs)):
         started = time.perf_counter_ns()
         detector.update(inputs[i : i + 1])
         timings.append((time.perf_counter_ns() - started) / 1000)

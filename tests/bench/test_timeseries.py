@@ -21,7 +21,10 @@ def _table(text: str, heading: str) -> dict[str, list[str]]:
 @pytest.fixture(scope="module")
 def report(tmp_path_factory) -> str:
     out = tmp_path_factory.mktemp("timeseries") / "results-timeseries.md"
-    assert timeseries.main(["--seeds", "3", "--days", "16", "--out", str(out)]) == 0
+    assert (
+        timeseries.main(["--seeds", "3", "--holdout-seeds", "4", "--days", "16", "--out", str(out)])
+        == 0
+    )
     return out.read_text()
 
 
@@ -65,3 +68,10 @@ def test_speed_table_has_a_row_per_series_detector(capsys):
     for row in rows:
         median, p99, seconds = (float(c) for c in row.strip("|").split("|")[1:4])
         assert 0 < median <= p99 and seconds > 0
+
+
+def test_the_default_is_also_reported_on_held_out_logs(report):
+    table = _table(report, "Held out")
+    assert set(table) == {"series_ensemble (default)", "windowed_gaussian", "seasonal_naive"}
+    for cells in table.values():
+        assert float(cells[0]) <= 100.0 and 0.0 <= float(cells[6]) <= 1.0

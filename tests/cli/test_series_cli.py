@@ -119,3 +119,19 @@ def test_a_parameter_that_does_not_fit_the_values_is_a_sentence(tmp_path: Path) 
         )  # fmt: skip
         assert result.exit_code != 0, command
         assert "at least 0" in result.output and "Traceback" not in result.output
+
+
+def test_evaluate_options_get_sentences(tmp_path: Path) -> None:
+    data = write_series(tmp_path / "s.csv")
+    labels = tmp_path / "labels.csv"
+    labels.write_text("start,end\n2026-01-09T16:20:00Z,2026-01-09T16:40:00Z\n")
+    for args, message in (
+        (["--tolerance", "15"], "--tolerance must be a duration"),
+        (["--merge-gap", "-5min"], "--merge-gap must be a duration of at least 0"),
+        (["--labels", str(tmp_path / "missing.csv")], "labels file"),
+    ):
+        options = {"--labels": str(labels), **dict(zip(args[::2], args[1::2], strict=True))}
+        flat = [item for pair in options.items() for item in pair]
+        result = runner.invoke(app, ["series", "evaluate", "--data", str(data), *flat])
+        assert result.exit_code != 0, args
+        assert message in result.output and "Traceback" not in result.output, result.output

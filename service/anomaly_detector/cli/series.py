@@ -187,11 +187,17 @@ def evaluate(
     from anomaly_detector.timeseries.evaluation import evaluate as run_evaluation
     from anomaly_detector.timeseries.evaluation import file_cases
 
-    try:
-        gaps = pd.Timedelta(tolerance), pd.Timedelta(merge_gap)
-    except ValueError:
-        fail(f"--tolerance and --merge-gap must be durations such as 15min; "
-             f"got {tolerance!r} and {merge_gap!r}")  # fmt: skip
+    gaps = []
+    for option, text in (("--tolerance", tolerance), ("--merge-gap", merge_gap)):
+        try:  # a unit is required: pandas reads a bare "15" as 15 nanoseconds
+            gap = pd.Timedelta(text) if any(c.isalpha() for c in text) else None
+        except ValueError:
+            gap = None
+        if gap is None or gap < pd.Timedelta(0):
+            fail(f"{option} must be a duration of at least 0 such as 15min; got {text!r}")
+        gaps.append(gap)
+    if not labels.is_file():
+        fail(f"labels file {labels} does not exist")
     try:
         cases = file_cases(data, labels, endpoint, window, metric)
     except InputError as exc:

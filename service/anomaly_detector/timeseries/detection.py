@@ -42,9 +42,9 @@ def detect(
 
     Args:
         series: a regular series (``data.series``).
-        detector: an unfitted series detector; the default forecaster when None.
+        detector: an unfitted series detector; the default (``series_ensemble``) when None.
         threshold: anomaly score at or above which a point is flagged; the detector's
-            default (0.5, a one-in-10,000 surprise) when None.
+            default (0.7 for ``series_ensemble``) when None.
 
     Returns:
         ``timestamp, value, forecast, lower, upper, anomaly_score, is_anomaly``; scores

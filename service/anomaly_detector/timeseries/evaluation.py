@@ -2,7 +2,8 @@
 
 What ``series evaluate`` prints and the time-series benchmark reports, computed one
 way: each series is scored by ``detection.detect`` (the same causal path as
-``series detect`` and the watcher), then
+``series detect``; the watcher runs the same kernel on Prometheus series, on a linear
+scale since their sources declare no transform), then
 
 * NAB window scores under the paper's three profiles, each at the threshold that
   maximises it over the whole corpus (``nab_sweep``), as NAB reports detectors;

@@ -88,7 +88,10 @@ def flagged_events(timestamps: Any, flags: Any, merge_gap: pd.Timedelta) -> list
 
 
 def f1(precision: float, recall: float) -> float:
-    """The harmonic mean of precision and recall (NaN when either is)."""
+    """The harmonic mean of precision and recall: 0 when nothing was detected, else
+    NaN when either is undefined."""
+    if recall == 0.0:
+        return 0.0
     if math.isnan(precision) or math.isnan(recall):
         return math.nan
     total = precision + recall

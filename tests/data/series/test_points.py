@@ -62,6 +62,8 @@ def test_bad_values_and_missing_columns_name_what_was_expected(tmp_path: Path) -
     values = ["1"] * 19 + ["fast"]
     with pytest.raises(InputError, match="'fast' on data row 20 is not a number"):
         read_points(write(tmp_path / "s.csv", times, values))
+    with pytest.raises(InputError, match="'inf' on data row 3 is not a number"):
+        read_points(write(tmp_path / "i.csv", times, ["1", "2", "inf"] + ["1"] * 17))
     path = tmp_path / "w.csv"
     path.write_text("timestamp,a,b\n" + "".join(f"{t},1,2\n" for t in times))
     with pytest.raises(InputError, match="expected columns timestamp,value; found timestamp, a, b"):

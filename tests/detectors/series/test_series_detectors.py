@@ -221,8 +221,38 @@ def test_a_series_that_starts_flat_still_flags_a_later_jump(name: str) -> None:
     assert np.nanmax(output.anomaly_score[300:310]) > 0.9
     assert np.nanmax(output.anomaly_score[50:300]) < 0.7
     assert np.isnan(output.surprise[0])  # nothing to predict from yet
+    # The first change after a history that never varied is the most surprising.
+    burst = np.zeros(600)
+    burst[500:510] = 0.3
+    output = registry.build_detector(name).run(np.column_stack([60.0 * np.arange(600), burst]))
+    assert output.anomaly_score[500] > 0.9
     # Flat and as predicted is no surprise, even before any spread is known.
     flat = registry.build_detector(name).run(np.column_stack([times, np.zeros(400)]))
     assert np.nanmax(np.abs(flat.surprise)) == 0.0
     assert np.isfinite(flat.anomaly_score).mean() > 0.9
     assert (flat.anomaly_score[~np.isnan(flat.anomaly_score)] < 0.1).all()
+
+
+def test_a_glitch_does_not_blind_the_detector_to_the_next_incident() -> None:
+    rng = np.random.default_rng(2)
+    values = rng.normal(100.0, 5.0, 3200)
+    values[2600:2603] = 200.0  # a real 20-spread incident
+    glitched = values.copy()
+    glitched[2000] = 1e5  # 600 windows earlier, a glitch of 20,000 spreads
+    for scoring in ("pointwise", "likelihood"):
+        peaks, widths = [], []
+        for series in (values, glitched):
+            detector = registry.build_detector("forecaster", period="none", scoring=scoring)
+            output = detector.run(np.column_stack([300.0 * np.arange(3200), series]))
+            peaks.append(output.anomaly_score[2600:2604].max())
+            widths.append(output.upper[2590] - output.lower[2590])
+        assert peaks[1] > 0.9 and peaks[1] > peaks[0] - 0.05, (scoring, peaks)
+        assert widths[1] < 1.1 * widths[0]  # the band did not blow up
+
+
+def test_the_most_extreme_surprise_scores_one_not_nan() -> None:
+    from anomaly_detector.detectors.series import likelihood
+
+    scores = np.empty(3)
+    likelihood.pointwise(np.array([1e200, -np.inf, 3.0]), scores)
+    assert scores[0] == 1.0 and scores[1] == 1.0 and 0.3 < scores[2] < 0.5  # 2 Q(3)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from anomaly_detector.data.reading import read_csv
@@ -57,12 +58,12 @@ def read_points(
             f"{path} has no column {value_column!r}; it has {', '.join(map(str, frame.columns))}",
         )
     values = pd.to_numeric(frame[value_column], errors="coerce")
-    bad = values.isna() & frame[value_column].notna()
+    bad = values.isna() & frame[value_column].notna() | np.isinf(values)
     if bad.any():
         row = int(bad.to_numpy().nonzero()[0][0])
         value = frame[value_column].iloc[row]
         raise InputError(
-            "invalid_request", f"{path}: value {value!r} on data row {row + 1} is not a number"
+            "invalid_request", f"{path}: value {str(value)!r} on data row {row + 1} is not a number"
         )
     timestamps = parse_timestamps(frame[column], str(path))
     return regular(str(value_column), timestamps, values.to_numpy(float), step, source=str(path))

@@ -57,6 +57,11 @@ class SeriesEnsembleDetector(SeriesDetector):
               "the last one's forecasts and bands are shown", parse_members),
         TRANSFORM,
     )  # fmt: skip
+    score_meaning = (
+        "L / (L + 4) with L the mean over members of -log10 of each one's tail "
+        "probability (members warming up left out)"
+    )
+    raw_score_meaning = score_meaning
     # Averaged evidence is less extreme than either member's: at 0.7 the generated logs
     # give the best event F1 (0.73; bench/results-timeseries.md), at 0.75 recall falls.
     default_threshold = 0.7

@@ -29,7 +29,7 @@ class ForecasterDetector(SeriesDetector):
     name = "forecaster"
     summary = (
         "robust daily/weekly profile plus a damped level, seasonality chosen online from "
-        "recent errors, conformal bands; the default for series"
+        "recent errors, conformal bands; the default forecaster (series forecast)"
     )
     params = (
         Param("period", "auto", "auto (none, 1d and 1w compete), none, or a duration", str),

@@ -37,6 +37,8 @@ import math
 import numba
 import numpy as np
 
+from anomaly_detector.detectors.series import ranked_window
+
 # Layout of the ``scalars`` state array.
 COUNT, SCALE_SUM, SCALE_WEIGHT, QUEUE_FILLED, QUEUE_POS, STEP_SUM, STEP_WEIGHT = range(7)
 N_SCALARS = 7
@@ -46,6 +48,9 @@ N_CANDIDATE = 5
 # Mean absolute deviation of a normal variable, in standard deviations.
 MAD_TO_SIGMA = 1.2533141373155003
 MEDIAN_AD_TO_SIGMA = 1.482602218505602
+# The surprise of a change after a history that never varied (no spread to measure it
+# by): as surprising as the likelihood counts anything (``likelihood.SURPRISE_CAP``).
+UNMEASURED_SURPRISE = 30.0
 # Config columns: [period, seasons, neighbors, alpha, centre mode, damping].
 PERIOD, SEASONS, NEIGHBORS, ALPHA, CENTRE, DAMPING = range(6)
 # Centre and spread modes.
@@ -131,32 +136,7 @@ def _scale(scalars):
 def _width(ranked, scalars, coverage):
     """The band's half-width in spreads: the conformal quantile once 20 residuals are in."""
     filled = int(scalars[QUEUE_FILLED])
-    return _quantile(ranked, filled, coverage) if filled >= 20 else 1.959963984540054
-
-
-@numba.njit(cache=True, nogil=True)
-def _quantile(ranked, filled, coverage):
-    """Linear-interpolated quantile of the first ``filled`` (sorted) values."""
-    position = coverage * (filled - 1)
-    low = int(math.floor(position))
-    high = min(low + 1, filled - 1)
-    return ranked[low] + (position - low) * (ranked[high] - ranked[low])
-
-
-@numba.njit(cache=True, nogil=True)
-def _rerank(ranked, filled, removed, added):
-    """Keep ``ranked`` the sorted copy of the queue: drop ``removed`` (NaN: none), add ``added``.
-
-    One shift of the array per update instead of a sort per point.
-    """
-    n = filled
-    if not math.isnan(removed):
-        at = np.searchsorted(ranked[:n], removed)
-        ranked[at : n - 1] = ranked[at + 1 : n].copy()
-        n -= 1
-    at = np.searchsorted(ranked[:n], added)
-    ranked[at + 1 : n + 1] = ranked[at:n].copy()
-    ranked[at] = added
+    return ranked_window.quantile(ranked, filled, coverage) if filled >= 20 else 1.959963984540054
 
 
 @numba.njit(cache=True, nogil=True)
@@ -215,15 +195,18 @@ def run(
         y = values[i]
         surprise[i] = math.nan
         if not math.isnan(y):
-            if not math.isnan(prediction) and not measured and y == prediction:
-                surprise[i] = 0.0  # flat and as predicted: no surprise, whatever the scale
+            if not math.isnan(prediction) and not measured:
+                # Flat and as predicted is no surprise; the first change ever is the most.
+                surprise[i] = math.copysign(UNMEASURED_SURPRISE, y - prediction)
+                if y == prediction:
+                    surprise[i] = 0.0
             if not math.isnan(prediction) and measured:
                 residual = y - prediction
                 surprise[i] = residual / spread
                 position = int(scalars[QUEUE_POS])
                 added = min(abs(residual) / spread, 1e6)
                 removed = queue[position] if filled == queue.shape[0] else math.nan
-                _rerank(ranked, filled, removed, added)
+                ranked_window.rerank(ranked, filled, removed, added)
                 queue[position] = added
                 scalars[QUEUE_POS] = (position + 1) % queue.shape[0]
                 scalars[QUEUE_FILLED] = min(filled + 1, queue.shape[0])
@@ -257,7 +240,7 @@ def run(
                 scalars[SCALE_SUM] = (1 - scale_alpha) * scalars[SCALE_SUM] + scale_alpha * absolute
                 scalars[SCALE_WEIGHT] = (1 - scale_alpha) * scalars[SCALE_WEIGHT] + scale_alpha
             previous = history[(t - 1) % size] if t >= 1 else math.nan
-            change = abs(y - previous)
+            change = min(abs(y - previous), bound)  # a glitch must not set the resolution
             if change > 0.0:  # NaN compares False: no change across a gap
                 scalars[STEP_SUM] = (1 - scale_alpha) * scalars[STEP_SUM] + scale_alpha * change
                 scalars[STEP_WEIGHT] = (1 - scale_alpha) * scalars[STEP_WEIGHT] + scale_alpha
@@ -281,6 +264,8 @@ def ahead(history, candidates, scalars, ranked, config, settings, horizon, forec
         predictions[c], _ = _forecast_one(history, t, candidates, config, c, scratch)
     best = _choose(predictions, candidates, settings[5])
     scale = _scale(scalars)
+    if scalars[STEP_WEIGHT] > 0.0:  # floored as in ``run``
+        scale = max(scale, settings[7] * scalars[STEP_SUM] / scalars[STEP_WEIGHT])
     width = _width(ranked, scalars, settings[4])
     growth = 0.0
     for h in range(horizon):

@@ -32,6 +32,10 @@ SHORT_POS, SHORT_FILLED, SHORT_SUM, LONG_POS, LONG_FILLED, LONG_SUM, LONG_SQUARE
 N_SCALARS = 7
 # Short means a long window needs before its distribution is trusted.
 MIN_LONG = 30
+# Absolute surprises enter the likelihood's windows capped here: a glitch of 10^4
+# spreads would otherwise inflate the long window's variance and blind the likelihood
+# for a week. 30 spreads is still far beyond anything normal.
+SURPRISE_CAP = 30.0
 # Floor of the short means' deviation, in spreads (surprises are standardized): a
 # history of near-zero surprises (a series at 0 for hours) must not make the first
 # ordinary point a certainty.
@@ -52,6 +56,8 @@ def log_upper_tail(z):
 def score_of_log_tail(log_tail):
     """Anomaly score of a natural-log tail probability (see the module docstring)."""
     decades = max(0.0, -log_tail / LN10)
+    if math.isinf(decades):  # beyond float64 (z past 1e154): the most anomalous score
+        return 1.0
     return decades / (decades + HALF_SCORE_DECADES)
 
 
@@ -108,7 +114,7 @@ def likelihood(surprise, short, long, scalars, scores):
         if math.isnan(z):
             scores[i] = math.nan
             continue
-        value = abs(z)
+        value = min(abs(z), SURPRISE_CAP)
         position, filled = int(scalars[SHORT_POS]), int(scalars[SHORT_FILLED])
         if filled == short.shape[0]:
             scalars[SHORT_SUM] -= short[position]
