@@ -256,3 +256,17 @@ def test_the_most_extreme_surprise_scores_one_not_nan() -> None:
     scores = np.empty(3)
     likelihood.pointwise(np.array([1e200, -np.inf, 3.0]), scores)
     assert scores[0] == 1.0 and scores[1] == 1.0 and 0.3 < scores[2] < 0.5  # 2 Q(3)
+
+
+def test_an_incident_early_in_a_series_stays_flagged_while_it_lasts() -> None:
+    # A watcher on a fresh stack: a minute of 1 s points, then latency climbs for good.
+    # The likelihood's young reference must not take the incident in within a few points.
+    rng = np.random.default_rng(1)
+    values = np.concatenate([
+        np.round(0.0035 + 0.0003 * rng.standard_normal(60), 4), np.linspace(0.02, 0.3, 60)
+    ])  # fmt: skip
+    output = registry.build_detector("series_ensemble").run(
+        np.column_stack([np.arange(120.0), values])
+    )
+    flagged = output.anomaly_score[60:90] >= 0.7
+    assert flagged[:12].sum() >= 8 and not (output.anomaly_score[30:60] >= 0.5).any()

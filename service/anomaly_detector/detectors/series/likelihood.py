@@ -36,6 +36,7 @@ MIN_LONG = 30
 # spreads would otherwise inflate the long window's variance and blind the likelihood
 # for a week. 30 spreads is still far beyond anything normal.
 SURPRISE_CAP = 30.0
+LONG_CLIP = 4.0
 # Floor of the short means' deviation, in spreads (surprises are standardized): a
 # history of near-zero surprises (a series at 0 for hours) must not make the first
 # ordinary point a certainty.
@@ -126,20 +127,28 @@ def likelihood(surprise, short, long, scalars, scores):
         mean_short = scalars[SHORT_SUM] / filled
         count = int(scalars[LONG_FILLED])
         log_tail = 0.0
+        # Before the reference exists, the short means it will start from are capped at
+        # LONG_CLIP spreads (surprises are standardized): a detector's warm-up, when its
+        # spread is barely known, must not set the reference for a week.
+        kept = min(mean_short, LONG_CLIP)
         if count >= MIN_LONG:
             mean = scalars[LONG_SUM] / count
             variance = max(scalars[LONG_SQUARES] / count - mean * mean, 0.0)
             deviation = max(math.sqrt(variance), DEVIATION_FLOOR)
             log_tail = min(0.0, log_upper_tail((mean_short - mean) / deviation))
+            # The reference takes an incident in at most LONG_CLIP deviations above its
+            # mean, so a sustained one keeps scoring instead of becoming the new normal
+            # within a few points of a young window (as the kernel clips its levels).
+            kept = min(mean_short, mean + LONG_CLIP * deviation)
         scores[i] = score_of_log_tail(log_tail)
         position = int(scalars[LONG_POS])
         if count == long.shape[0]:
             old = long[position]
             scalars[LONG_SUM] -= old
             scalars[LONG_SQUARES] -= old * old
-        long[position] = mean_short
-        scalars[LONG_SUM] += mean_short
-        scalars[LONG_SQUARES] += mean_short * mean_short
+        long[position] = kept
+        scalars[LONG_SUM] += kept
+        scalars[LONG_SQUARES] += kept * kept
         scalars[LONG_POS] = (position + 1) % long.shape[0]
         scalars[LONG_FILLED] = min(count + 1, long.shape[0])
 
