@@ -38,6 +38,7 @@ import numba
 import numpy as np
 
 from anomaly_detector.detectors.series import ranked_window
+from anomaly_detector.detectors.series.likelihood import SURPRISE_CAP
 
 # Layout of the ``scalars`` state array.
 COUNT, SCALE_SUM, SCALE_WEIGHT, QUEUE_FILLED, QUEUE_POS, STEP_SUM, STEP_WEIGHT = range(7)
@@ -48,9 +49,6 @@ N_CANDIDATE = 5
 # Mean absolute deviation of a normal variable, in standard deviations.
 MAD_TO_SIGMA = 1.2533141373155003
 MEDIAN_AD_TO_SIGMA = 1.482602218505602
-# The surprise of a change after a history that never varied (no spread to measure it
-# by): as surprising as the likelihood counts anything (``likelihood.SURPRISE_CAP``).
-UNMEASURED_SURPRISE = 30.0
 # Config columns: [period, seasons, neighbors, alpha, centre mode, damping].
 PERIOD, SEASONS, NEIGHBORS, ALPHA, CENTRE, DAMPING = range(6)
 # Centre and spread modes.
@@ -133,6 +131,20 @@ def _scale(scalars):
 
 
 @numba.njit(cache=True, nogil=True)
+def _resolution(scalars, share):
+    """``share`` of the EW mean non-zero change between windows; NaN before any change."""
+    if scalars[STEP_WEIGHT] > 0.0:
+        return share * scalars[STEP_SUM] / scalars[STEP_WEIGHT]
+    return math.nan
+
+
+@numba.njit(cache=True, nogil=True)
+def _floored(value, resolution):
+    """``value`` floored at the resolution (none yet: ``value`` as it is, NaN included)."""
+    return value if math.isnan(resolution) else max(value, resolution)
+
+
+@numba.njit(cache=True, nogil=True)
 def _width(ranked, scalars, coverage):
     """The band's half-width in spreads: the conformal quantile once 20 residuals are in."""
     filled = int(scalars[QUEUE_FILLED])
@@ -178,13 +190,10 @@ def run(
         if spread_mode != GLOBAL and best >= 0 and not math.isnan(spreads[best]):
             floor = floor_share * scale if not math.isnan(scale) else 0.0
             spread = max(spreads[best], floor)
-        resolution = math.nan
-        if scalars[STEP_WEIGHT] > 0.0:
-            resolution = resolution_share * scalars[STEP_SUM] / scalars[STEP_WEIGHT]
+        resolution = _resolution(scalars, resolution_share)
         measured = False  # a spread of 0 (nothing has varied yet) is no spread to score by
         if not math.isnan(spread):
-            if not math.isnan(resolution):
-                spread = max(spread, resolution)
+            spread = _floored(spread, resolution)
             measured = spread > 0.0
             spread = max(spread, 1e-9 * max(1.0, abs(prediction)))
         filled = int(scalars[QUEUE_FILLED])
@@ -196,11 +205,11 @@ def run(
         surprise[i] = math.nan
         if not math.isnan(y):
             if not math.isnan(prediction) and not measured:
-                # Flat and as predicted is no surprise; the first change ever is the most.
-                surprise[i] = math.copysign(UNMEASURED_SURPRISE, y - prediction)
-                if y == prediction:
-                    surprise[i] = 0.0
-            if not math.isnan(prediction) and measured:
+                # Flat and as predicted is no surprise; the first change ever is as
+                # surprising as the likelihood counts anything.
+                residual = y - prediction
+                surprise[i] = 0.0 if residual == 0.0 else math.copysign(SURPRISE_CAP, residual)
+            elif not math.isnan(prediction):
                 residual = y - prediction
                 surprise[i] = residual / spread
                 position = int(scalars[QUEUE_POS])
@@ -212,7 +221,7 @@ def run(
                 scalars[QUEUE_FILLED] = min(filled + 1, queue.shape[0])
             # Clip at ``clip`` global spreads, floored like the band: a scale that starts
             # at exactly 0 (two equal first values) must not clip every later update to 0.
-            clip_scale = scale if math.isnan(resolution) else max(scale, resolution)
+            clip_scale = _floored(scale, resolution)
             bound = clip * clip_scale if clip_scale > 0.0 else math.inf
             for c in range(n_candidates):
                 period, alpha = int(config[c, 0]), config[c, 3]
@@ -263,9 +272,7 @@ def ahead(history, candidates, scalars, ranked, config, settings, horizon, forec
     for c in range(config.shape[0]):
         predictions[c], _ = _forecast_one(history, t, candidates, config, c, scratch)
     best = _choose(predictions, candidates, settings[5])
-    scale = _scale(scalars)
-    if scalars[STEP_WEIGHT] > 0.0:  # floored as in ``run``
-        scale = max(scale, settings[7] * scalars[STEP_SUM] / scalars[STEP_WEIGHT])
+    scale = _floored(_scale(scalars), _resolution(scalars, settings[7]))  # as in ``run``
     width = _width(ranked, scalars, settings[4])
     growth = 0.0
     for h in range(horizon):
