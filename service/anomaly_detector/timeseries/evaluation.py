@@ -32,8 +32,14 @@ from anomaly_detector.data.series.grid import Series
 from anomaly_detector.detectors.series.base import SeriesDetector
 from anomaly_detector.timeseries import events, nab_sweep
 from anomaly_detector.timeseries.detection import detect
-from anomaly_detector.timeseries.labels import METRIC_FAMILY, Label, read_labels
-from anomaly_detector.timeseries.sources import DEFAULT_LOG_WINDOW, header
+from anomaly_detector.timeseries.labels import (
+    METRIC_FAMILY,
+    Label,
+    read_label_table,
+    read_labels,
+    select_labels,
+)
+from anomaly_detector.timeseries.sources import DEFAULT_LOG_WINDOW, header, load_series
 
 # The access-log metrics an evaluation covers by default: one per incident family.
 DEFAULT_METRICS = ("p95", "error_ratio", "requests")
@@ -112,11 +118,16 @@ def access_log_cases(
     step = pd.Timedelta(window or DEFAULT_LOG_WINDOW)
     table = access_log.aggregate(path, step)
     chosen = list(endpoints) if endpoints else access_log.endpoints(table)
+    incidents = read_label_table(labels) if labels else None
     cases = []
     for endpoint in chosen:
         for metric in metrics:
             series = access_log.select(table, endpoint, metric, step, str(path))
-            applying = within(series, read_labels(labels, endpoint, metric)) if labels else []
+            applying = (
+                within(series, select_labels(incidents, endpoint, metric))
+                if incidents is not None
+                else []
+            )
             cases.append(Case(series, applying, METRIC_FAMILY.get(metric, metric)))
     return cases
 
@@ -130,8 +141,6 @@ def file_cases(
 ) -> list[Case]:
     """The cases of one file: every default series of an access log unless narrowed by
     ``endpoint`` or ``metric``, else the one series ``series detect`` would read."""
-    from anomaly_detector.timeseries.sources import load_series
-
     if access_log.is_access_log(header(Path(path))):
         return access_log_cases(
             path,
@@ -213,14 +222,15 @@ def evaluate(
     scored = list(scored) if scored is not None else score_cases(cases, make_detector)
     probe = make_detector()
     threshold = probe.default_threshold if threshold is None else float(threshold)
-    nab = nab_sweep.profile_scores([_nab_file(s) for s in scored])
+    files = [_nab_file(s) for s in scored]
+    nab = nab_sweep.profile_scores(files)
     nab_threshold = nab["standard"]["threshold"]
     at_nab, each_nab = _event_scores(scored, nab_threshold, tolerance, merge_gap)
     at_threshold, each = _event_scores(scored, threshold, tolerance, merge_gap)
     rows = []
-    for s, e_nab, e in zip(scored, each_nab, each, strict=True):
+    for s, file, e_nab, e in zip(scored, files, each_nab, each, strict=True):
         standard = nab_sweep.sweep(
-            [_nab_file(s)], nab_sweep.PROFILES["standard"], np.array([nab_threshold])
+            [file], nab_sweep.PROFILES["standard"], np.array([nab_threshold])
         )[0] if not math.isnan(nab_threshold) else math.nan  # fmt: skip
         rows.append(
             {

@@ -27,15 +27,12 @@ METRIC_FAMILY = {
 Label = tuple[pd.Timestamp, pd.Timestamp]
 
 
-def read_labels(
-    path: str | Path, endpoint: str | None = None, metric: str | None = None
-) -> list[Label]:
-    """The (start, end) of each labelled anomaly that applies to the chosen series.
+def read_label_table(path: str | Path) -> pd.DataFrame:
+    """Every label of ``path``: ``start``, ``end`` (UTC) and its ``endpoint`` and ``metric``
+    columns when it has them, checked once for all the series they will be matched to.
 
     Args:
         path: a CSV with ``start`` and ``end`` columns, or one ``timestamp`` column.
-        endpoint: the series' endpoint (None or ``*``: the whole service).
-        metric: the series' metric (an access-log metric, or None: every label).
     """
     path = existing_file(path)
     frame = read_csv(path)
@@ -50,16 +47,40 @@ def read_labels(
             f"{path}: labels need start,end columns (incidents) or a timestamp column "
             f"(points); found {', '.join(map(str, frame.columns))}",
         )
-    keep = pd.Series(True, index=frame.index)
-    if "endpoint" in frame.columns:
-        wanted = endpoint or ALL_ENDPOINTS
-        keep &= frame["endpoint"].astype(str).isin({wanted, ALL_ENDPOINTS})
-    if "metric" in frame.columns and metric is not None:
-        keep &= frame["metric"].astype(str) == METRIC_FAMILY.get(metric, metric)
     if (ends < starts).any():
         row = int((ends < starts).argmax())
         raise InputError(
             "invalid_request", f"{path}: label on data row {row + 1} ends before it starts"
         )
-    mask = keep.to_numpy()
-    return list(zip(starts[mask], ends[mask], strict=True))
+    table = pd.DataFrame({"start": starts, "end": ends})
+    for column in ("endpoint", "metric"):
+        if column in frame.columns:
+            table[column] = frame[column].astype(str).to_numpy()
+    return table
+
+
+def select_labels(
+    table: pd.DataFrame, endpoint: str | None = None, metric: str | None = None
+) -> list[Label]:
+    """The (start, end) of each label of ``table`` that applies to the chosen series.
+
+    Args:
+        table: labels as ``read_label_table`` returns them.
+        endpoint: the series' endpoint (None or ``*``: the whole service).
+        metric: the series' metric (an access-log metric, or None: every label).
+    """
+    keep = pd.Series(True, index=table.index)
+    if "endpoint" in table.columns:
+        keep &= table["endpoint"].isin({endpoint or ALL_ENDPOINTS, ALL_ENDPOINTS})
+    if "metric" in table.columns and metric is not None:
+        keep &= table["metric"] == METRIC_FAMILY.get(metric, metric)
+    chosen = table[keep.to_numpy()]
+    return list(zip(chosen["start"], chosen["end"], strict=True))
+
+
+def read_labels(
+    path: str | Path, endpoint: str | None = None, metric: str | None = None
+) -> list[Label]:
+    """The (start, end) of each labelled anomaly in ``path`` that applies to the chosen
+    series (``read_label_table``, then ``select_labels``)."""
+    return select_labels(read_label_table(path), endpoint, metric)
