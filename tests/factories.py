@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -95,3 +97,18 @@ def numeric_frame(n_rows: int = 500, n_features: int = 3, seed: int = 0) -> pd.D
     return pd.DataFrame(
         rng.normal(size=(n_rows, n_features)), columns=[f"x{i}" for i in range(n_features)]
     )
+
+
+@contextmanager
+def service_clients() -> Iterator[Callable[[Any], Any]]:
+    """``start(settings)``: a TestClient of the service app with its lifespan running (a
+    registry of its own); every client started is closed when the block ends."""
+    from fastapi.testclient import TestClient
+    from prometheus_client import CollectorRegistry
+
+    from anomaly_detector.serving.api.app import create_app
+
+    with ExitStack() as stack:
+        yield lambda settings: stack.enter_context(
+            TestClient(create_app(settings, registry=CollectorRegistry()))
+        )

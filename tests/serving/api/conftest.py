@@ -1,10 +1,7 @@
 import pytest
-from fastapi.testclient import TestClient
-from prometheus_client import CollectorRegistry
 
-from anomaly_detector.serving.api.app import create_app
 from anomaly_detector.settings import Settings
-from factories import write_bundle
+from factories import service_clients, write_bundle
 
 
 @pytest.fixture
@@ -15,19 +12,10 @@ def model(tmp_path):
 
 @pytest.fixture
 def make_client(model):
-    clients = []
-
-    def make(**overrides):
-        options = {"model_path": model[1], "reload_interval_seconds": 0.2, **overrides}
-        settings = Settings(**options)
-        client = TestClient(create_app(settings, registry=CollectorRegistry()))
-        client.__enter__()
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        client.__exit__(None, None, None)
+    with service_clients() as start:
+        yield lambda **overrides: start(
+            Settings(**{"model_path": model[1], "reload_interval_seconds": 0.2, **overrides})
+        )
 
 
 @pytest.fixture(params=[True, False], ids=["fast-lane", "routed"])

@@ -6,14 +6,12 @@ import shutil
 
 import pytest
 from fastapi.testclient import TestClient
-from prometheus_client import CollectorRegistry
 
 from anomaly_detector.bundle.io import save_bundle
 from anomaly_detector.data.synthetic.traffic import ANOMALY_TYPE_COLUMN, LABEL_COLUMN
-from anomaly_detector.serving.api.app import create_app
 from anomaly_detector.settings import Settings
 from anomaly_detector.training.train import TrainConfig, train
-from factories import labelled_traffic, train_supervised_small
+from factories import labelled_traffic, service_clients, train_supervised_small
 
 
 @pytest.fixture(scope="session")
@@ -49,20 +47,13 @@ def ui_models(tmp_path_factory):
 @pytest.fixture
 def ui_client(ui_models, tmp_path):
     """``make(kind, **settings)``: a client serving a copy of that model (in tmp_path/models)."""
-    clients = []
+    with service_clients() as start:
 
-    def make(kind: str = "unsupervised", **overrides) -> TestClient:
-        models = tmp_path / "models"
-        if not models.exists():
-            shutil.copytree(ui_models[kind], models)
-        options = {"model_path": models / "model.joblib", "reload_interval_seconds": 60.0}
-        client = TestClient(
-            create_app(Settings(**options | overrides), registry=CollectorRegistry())
-        )
-        client.__enter__()
-        clients.append(client)
-        return client
+        def make(kind: str = "unsupervised", **overrides) -> TestClient:
+            models = tmp_path / "models"
+            if not models.exists():
+                shutil.copytree(ui_models[kind], models)
+            options = {"model_path": models / "model.joblib", "reload_interval_seconds": 60.0}
+            return start(Settings(**options | overrides))
 
-    yield make
-    for client in clients:
-        client.__exit__(None, None, None)
+        yield make
