@@ -5,6 +5,7 @@ import threading
 import time
 
 import httpx
+import orjson
 import pytest
 
 from anomaly_detector.serving.api.contract import VECTOR_EXAMPLE
@@ -14,7 +15,6 @@ from live import LiveServer, wait_for
 pytestmark = pytest.mark.integration
 
 BATCH = {"feature_vectors": [VECTOR_EXAMPLE] * 3000}
-BIG_BATCH = {"feature_vectors": [VECTOR_EXAMPLE] * 10_000}
 
 
 def test_drain_delay_keeps_serving_clients_that_follow_readiness(tmp_path):
@@ -76,13 +76,32 @@ def test_drain_delay_keeps_serving_clients_that_follow_readiness(tmp_path):
 
 
 def test_requests_in_flight_at_sigterm_complete(tmp_path):
+    """Four requests still sending their bodies at SIGTERM are all answered.
+
+    Each body is held half-sent until the signal is delivered, so all four are in
+    flight at that moment however fast or slow the machine is (a batch that is only
+    large would let the first request finish before the fourth arrived).
+    """
     _, model_path = write_bundle(tmp_path / "models", seed=42)
+    body = orjson.dumps(BATCH)
+    half = len(body) // 2
+    signalled = threading.Event()
     results: list[str] = []
     with LiveServer(model_path, tmp_path / "server.log") as server:
 
+        def held_body():
+            yield body[:half]
+            signalled.wait(timeout=20)
+            yield body[half:]
+
         def post():
             try:
-                response = httpx.post(server.url + "/predictions", json=BIG_BATCH, timeout=20)
+                response = httpx.post(
+                    server.url + "/predictions",
+                    content=held_body(),
+                    headers={"content-type": "application/json"},
+                    timeout=20,
+                )
                 results.append(
                     "ok" if response.status_code == 200 else f"status {response.status_code}"
                 )
@@ -94,8 +113,10 @@ def test_requests_in_flight_at_sigterm_complete(tmp_path):
             thread.start()
         # SIGTERM once the server itself counts all four as in flight.
         wait_for(lambda: server.metric("http_requests_in_flight") == 4, timeout=20,
-                 interval=0.005, what="four requests in flight")  # fmt: skip
+                 interval=0.05, what="four requests in flight")  # fmt: skip
         server.process.send_signal(signal.SIGTERM)
+        time.sleep(0.2)  # the signal is handled before the rest of the bodies arrive
+        signalled.set()
         for thread in threads:
             thread.join(timeout=30)
         assert server.process.wait(timeout=30) == -signal.SIGTERM
