@@ -210,9 +210,12 @@ def test_a_csv_is_uploaded_summarised_and_downloaded_scored(page, unsupervised, 
     _same_page(page, unsupervised)
     assert page.locator("#batch-rows").inner_text() == "300"
     assert page.locator("svg.histogram rect").count() == 20
+    posted: list[str] = []
+    page.on("request", lambda req: posted.append(req.url) if req.method == "POST" else None)
     with page.expect_download() as download:
         page.get_by_role("button", name="Download the scored CSV").click()
     assert download.value.suggested_filename == "upload-scored.csv"
+    assert posted == []  # the file came with the summary: not uploaded or scored twice
     saved = tmp_path / "scored.csv"
     download.value.save_as(saved)
     scored = pd.read_csv(saved)

@@ -28,9 +28,8 @@ from anomaly_detector.serving.metrics import Metrics
 # The web page's fragments score or describe the model too; the page itself (GET /ui)
 # and its static files are open, so a person can get as far as typing the key.
 PROTECTED_PATHS = frozenset(
-    {"/prediction", "/predictions", "/model_information", "/ui/model", "/ui/score", "/ui/batch",
-     "/ui/batch.csv"}
-)  # fmt: skip
+    {"/prediction", "/predictions", "/model_information", "/ui/model", "/ui/score", "/ui/batch"}
+)
 
 
 class Admission:

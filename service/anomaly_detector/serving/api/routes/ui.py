@@ -1,7 +1,8 @@
 """The web page: a model card, a form to score one row, a CSV upload (``serving.ui``).
 
 Server-rendered with htmx: the form and the upload post to fragment endpoints and
-the page swaps the HTML answer in. The rules are the API's: the same admission
+the page swaps the HTML answer in; an upload's answer carries its scored CSV, which
+``static/ui.js`` saves as a file. The rules are the API's: the same admission
 (keys, body limit, slots; the fragment paths are in ``PROTECTED_PATHS``), the same
 validation and messages (``parse_prediction``), the same ``Scorer``, the same
 metrics (by route template; scored rows under ``endpoint="ui"``). Refusals keep
@@ -12,6 +13,7 @@ them in, since htmx 2 swaps no 4xx answer by default.
 from __future__ import annotations
 
 import asyncio
+import base64
 import io
 import re
 from typing import Any
@@ -180,27 +182,21 @@ def _download_name(filename: str) -> str:
 
 @router.post("/ui/batch")
 async def batch(request: Request, model: ModelDep, settings: SettingsDep) -> Response:
-    """An uploaded CSV's summary: rows, anomalies, a histogram of scores, a download button."""
+    """An uploaded CSV's summary (rows, anomalies, a histogram of scores) and its download.
+
+    The scored CSV (the columns of ``anomaly-detector score``) rides in the fragment, so
+    the download is the very rows the summary counts: scored once, counted once in the
+    metrics, by the model that scored them, and the service keeps nothing between requests.
+    """
     try:
-        filename, _, prediction = await _scored_upload(request, model, settings)
+        filename, scored, prediction = await _scored_upload(request, model, settings)
     except ApiError as error:
         request.app.state.admission.count(error)
         return html_response("batch.html", error.status_code, error=error, summary=None)
     view = results.batch_view(model_information(model), prediction, filename,
                               _download_name(filename))  # fmt: skip
+    view["csv_base64"] = base64.b64encode(scored.to_csv(index=False).encode()).decode("ascii")
     return html_response("batch.html", error=None, summary=view)
-
-
-@router.post("/ui/batch.csv")
-async def batch_csv(request: Request, model: ModelDep, settings: SettingsDep) -> Response:
-    """The uploaded CSV scored, as a file (the columns of ``anomaly-detector score``)."""
-    filename, scored, _ = await _scored_upload(request, model, settings)
-    return Response(
-        scored.to_csv(index=False),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{_download_name(filename)}"',
-                 "Cache-Control": "no-store"},
-    )  # fmt: skip
 
 
 @router.get("/ui/static/{name}")
