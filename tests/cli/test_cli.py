@@ -293,3 +293,16 @@ def test_auto_refuses_parameters(tmp_path: Path) -> None:
                                  "--param", "n_bins=5", "--out", str(tmp_path)])  # fmt: skip
     assert result.exit_code == 2 and "chooses parameters itself" in result.stderr
     assert not (tmp_path / "model.joblib").exists()
+
+
+def test_every_command_lists_its_summary_as_one_reflowed_paragraph():
+    # Rich prints a docstring's own line breaks and then wraps again: ragged help lines.
+    import typer.main
+
+    group = typer.main.get_command(app)
+    commands = dict(group.commands)
+    commands.update({f"series {n}": c for n, c in group.commands["series"].commands.items()})
+    summaries = {name: command.help.split("\n\n")[0] for name, command in commands.items()}
+    multi_line = [name for name, summary in summaries.items() if "\n" in summary]
+    assert multi_line == []
+    assert "forecast, bounds, anomaly_score, is_anomaly (full" in commands["series detect"].help
