@@ -12,6 +12,7 @@ ten), sends normal traffic, bad requests and then an attack burst, and checks:
 """
 
 import asyncio
+import contextlib
 import math
 import shutil
 import subprocess
@@ -134,12 +135,29 @@ def _finite(results: list[dict]) -> bool:
 BURST_EVERY_SECONDS, BURST_SECONDS = 40.0, 20.0
 
 
-def _run_traffic(url: str, seconds: float) -> None:
-    asyncio.run(
-        simulate(url, rate=40, duration_seconds=seconds, burst_every_seconds=BURST_EVERY_SECONDS,
-                 burst_seconds=BURST_SECONDS, burst_share=0.6, base_anomaly_share=0.01,
-                 bad_request_share=0.05, seed=1, burst_types=("credential_stuffing",))
-    )  # fmt: skip
+class Traffic(threading.Thread):
+    """The simulator in its own event loop, for at most ``seconds``; ``stop()`` ends it
+    as soon as the checks are done rather than at the end of the schedule."""
+
+    def __init__(self, url: str, seconds: float):
+        super().__init__(daemon=True)
+        self.loop = asyncio.new_event_loop()
+        self.task = self.loop.create_task(
+            simulate(url, rate=40, duration_seconds=seconds,
+                     burst_every_seconds=BURST_EVERY_SECONDS, burst_seconds=BURST_SECONDS,
+                     burst_share=0.6, base_anomaly_share=0.01, bad_request_share=0.05, seed=1,
+                     burst_types=("credential_stuffing",))
+        )  # fmt: skip
+
+    def run(self) -> None:
+        with contextlib.suppress(asyncio.CancelledError):
+            self.loop.run_until_complete(self.task)
+        self.loop.close()
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.task.cancel)
+        self.join(timeout=30)
+        assert not self.is_alive(), "the traffic simulator did not stop"
 
 
 def _alert_state(prometheus: str, name: str) -> str | None:
@@ -155,7 +173,7 @@ def test_dashboards_rules_and_alerts_against_real_prometheus(stack):
     # A fresh stack: no history at all. Traffic starts now, with its first attack
     # burst 20 s in; a model reload gives the reload panels data meanwhile.
     started = time.monotonic()
-    traffic = threading.Thread(target=_run_traffic, args=(api.url, 90), daemon=True)
+    traffic = Traffic(api.url, 90)
     traffic.start()
     time.sleep(5)
     reload = httpx.post(api.url + "/admin/reload", headers={"Authorization": "Bearer test-admin"})
@@ -216,4 +234,4 @@ def test_dashboards_rules_and_alerts_against_real_prometheus(stack):
     # The annotations' queries are valid too (they may be empty: they mark events).
     for q in grafana_queries(job=JOB, instance=instance, include_annotations=True):
         _query(prometheus, q.expr)
-    traffic.join(timeout=120)
+    traffic.stop()
