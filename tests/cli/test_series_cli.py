@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -135,3 +136,27 @@ def test_evaluate_options_get_sentences(tmp_path: Path) -> None:
         result = runner.invoke(app, ["series", "evaluate", "--data", str(data), *flat])
         assert result.exit_code != 0, args
         assert message in result.output and "Traceback" not in result.output, result.output
+
+
+def test_detect_on_an_access_log_shades_only_the_incidents_of_its_metric(tmp_path: Path) -> None:
+    from anomaly_detector.data.synthetic.access_logs import generate_access_logs
+
+    log, _ = generate_access_logs(days=2, seed=3)
+    data = tmp_path / "access.csv"
+    log.to_csv(data, index=False)
+    labels = tmp_path / "incidents.csv"
+    labels.write_text(
+        "start,end,endpoint,metric\n"
+        "2026-10-05T10:00:00Z,2026-10-05T11:00:00Z,*,response_time\n"
+        "2026-10-05T14:00:00Z,2026-10-05T15:00:00Z,*,request_rate\n"
+        "2026-10-05T18:00:00Z,2026-10-05T19:00:00Z,/api/users,response_time\n"
+    )
+    out = tmp_path / "p95.csv"
+    result = runner.invoke(
+        app, ["series", "detect", "--data", str(data), "--labels", str(labels), "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    # The default metric is p95 of all requests: of the three incidents, only the first is its.
+    shaded = re.findall(r'"type":"rect","x0":"([^"]+)"', out.with_suffix(".html").read_text())
+    assert shaded == ["2026-10-05T10:00:00+00:00"]
+    assert "windows of 5min (p95);" in result.output

@@ -90,6 +90,7 @@ def detect(
 ) -> None:
     """Score every point causally; write timestamp, value, forecast, bounds, anomaly_score,
     is_anomaly (full precision) and a self-contained HTML chart."""
+    from anomaly_detector.data.series.grid import step_text
     from anomaly_detector.errors import InputError
     from anomaly_detector.timeseries import chart as charts
     from anomaly_detector.timeseries.detection import detect as run_detection
@@ -104,11 +105,11 @@ def detect(
     out = out or Path(f"{data.stem}-anomalies.csv")
     chart = chart or out.with_suffix(".html")
     table.to_csv(out, index=False, date_format="%Y-%m-%dT%H:%M:%SZ")
-    shaded = read_labels(labels, endpoint, metric) if labels else []
+    shaded = read_labels(labels, endpoint, series.metric) if labels else []
     charts.write_chart(table, chart, f"{series.name}: {model.name}", shaded)
     flagged = int(table["is_anomaly"].sum())
     typer.echo(
-        f"{len(table)} windows of {series.step} ({series.name}); {flagged} anomalous; "
+        f"{len(table)} windows of {step_text(series.step)} ({series.name}); {flagged} anomalous; "
         f"wrote {out} and {chart}"
     )
 
@@ -128,6 +129,7 @@ def forecast(
     """Forecast the windows after the last point, with the 95% band."""
     import pandas as pd
 
+    from anomaly_detector.data.series.grid import step_text
     from anomaly_detector.detectors import registry
     from anomaly_detector.errors import InputError
     from anomaly_detector.timeseries.forecasting import forecast as run_forecast
@@ -146,7 +148,7 @@ def forecast(
     out = out or Path(f"{data.stem}-forecast.csv")
     table.to_csv(out, index=False, date_format="%Y-%m-%dT%H:%M:%SZ")
     last = pd.Timestamp(table["timestamp"].iloc[-1])
-    typer.echo(f"{steps} windows of {series.step} forecast up to {last}; wrote {out}")
+    typer.echo(f"{steps} windows of {step_text(series.step)} forecast up to {last}; wrote {out}")
 
 
 def evaluate(

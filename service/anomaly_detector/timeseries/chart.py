@@ -52,7 +52,9 @@ def figure(table: pd.DataFrame, title: str, labels: Sequence[tuple[Any, Any]] = 
         fig.add_vrect(x0=start, x1=end, fillcolor="rgba(255, 165, 0, 0.25)", line_width=0)
     fig.update_layout(
         title=title, hovermode="x unified", template="plotly_white",
-        xaxis={"rangeslider": {"visible": True}}, legend={"orientation": "h"},
+        xaxis={"rangeslider": {"visible": True}},
+        # Top right, clear of the title on the left.
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1},
     )  # fmt: skip
     return fig
 

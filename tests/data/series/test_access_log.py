@@ -71,6 +71,7 @@ def test_select_names_what_exists(generated) -> None:
     table = access_log.aggregate(path, STEP)
     series = access_log.select(table, None, "p95", STEP, "log")
     assert series.step == STEP and not np.isnan(series.values).all()
+    assert series.metric == "p95" and series.name == "p95"
     with pytest.raises(InputError, match="metric must be one of"):
         access_log.select(table, None, "p42", STEP, "log")
     with pytest.raises(InputError, match="no endpoint '/nope'"):

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from anomaly_detector.data.reading import read_csv
-from anomaly_detector.data.series.grid import MIN_POINTS, Series, parse_timestamps
+from anomaly_detector.data.series.grid import MIN_POINTS, Series, parse_timestamps, step_text
 from anomaly_detector.errors import InputError
 
 ALL_ENDPOINTS = "*"
@@ -151,7 +151,8 @@ def select(
     if len(rows) < MIN_POINTS:
         raise InputError(
             "invalid_request",
-            f"{source}: {len(rows)} window(s) of {step}; a series needs at least {MIN_POINTS}",
+            f"{source}: {len(rows)} window(s) of {step_text(step)}; "
+            f"a series needs at least {MIN_POINTS}",
         )
     empty = int(rows[metric].isna().sum())
     reason = f"fewer than {MIN_RATIO_REQUESTS} requests" if metric in RATIOS else "no requests"
@@ -159,7 +160,7 @@ def select(
     name = f"{metric}" if endpoint == ALL_ENDPOINTS else f"{metric} {endpoint}"
     transform = "none" if metric in RATIOS else "log"
     values = rows[metric].to_numpy(float)
-    return Series(name, pd.DatetimeIndex(rows.index), values, step, repairs, transform)
+    return Series(name, pd.DatetimeIndex(rows.index), values, step, repairs, transform, metric)
 
 
 def endpoints(table: pd.DataFrame) -> list[str]:

@@ -40,6 +40,8 @@ class Series:
     # (multiplicative noise, bounded below by 0), "none" otherwise. A detector whose
     # ``transform`` is "auto" follows it.
     transform: str = "none"
+    # The access-log metric (p95, error_ratio, ...) the values are, when the source says.
+    metric: str | None = None
 
     def __len__(self) -> int:
         return len(self.values)
@@ -80,11 +82,19 @@ def parse_step(text: str | None) -> pd.Timedelta | None:
         step = pd.Timedelta(text)
     except ValueError:
         step = None
-    if step is None or step <= pd.Timedelta(0):
+    if step is None or pd.isna(step) or step <= pd.Timedelta(0):
         raise InputError(
             "invalid_request", f"window must be a duration such as 1min, 5min or 1h; got {text!r}"
         )
     return step
+
+
+def step_text(step: pd.Timedelta) -> str:
+    """A step as a user writes ``--window``: 5min, 1h, 30s (``parse_step`` reads it back)."""
+    from pandas.tseries.frequencies import to_offset
+
+    text = to_offset(step).freqstr
+    return text if text[0].isdigit() else f"1{text}"
 
 
 def infer_step(timestamps: pd.DatetimeIndex) -> pd.Timedelta:
@@ -129,14 +139,15 @@ def regular(
     if len(series) < MIN_POINTS:
         raise InputError(
             "invalid_request",
-            f"{source}: {len(series)} window(s) of {step}; a series needs at least {MIN_POINTS}",
+            f"{source}: {len(series)} window(s) of {step_text(step)}; "
+            f"a series needs at least {MIN_POINTS}",
         )
     if missing > MAX_GAP_SHARE * len(series):
         raise InputError(
             "invalid_request",
-            f"{source}: {missing} of {len(series)} windows of {step} have no point; "
+            f"{source}: {missing} of {len(series)} windows of {step_text(step)} have no point; "
             "is the window right? (pass --window)",
         )
     if missing:
-        repairs.append(f"{missing} missing window(s) of {step} left empty (not scored)")
+        repairs.append(f"{missing} missing window(s) of {step_text(step)} left empty (not scored)")
     return Series(name, pd.DatetimeIndex(full), series.to_numpy(np.float64), step, repairs)
