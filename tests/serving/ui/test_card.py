@@ -83,3 +83,21 @@ def test_the_training_time_is_shown_in_minutes_and_utc():
     info = {**INFO, "created_at": "2026-12-02T16:25:44.408522+01:00"}
     assert card.model_card(info, {})["created_at"] == "2026-12-02 15:25 UTC"
     assert card.model_card({**INFO, "created_at": None}, {})["created_at"] is None
+
+
+def test_the_threshold_table_says_which_rows_its_figures_come_from():
+    def said(chosen_on):
+        return card.model_card({**INFO, "thresholds": {"chosen_on": chosen_on}}, {})[
+            "thresholds_on"
+        ]
+
+    assert said({"split": "test", "rows": 800, "anomalies": 80}) == (
+        "the test rows (800 rows, 80 anomalous)"
+    )
+    supervised = {"split": "out-of-fold training rows and validation rows", "rows": 2000,
+                  "anomalies": 200}  # fmt: skip
+    assert said(supervised) == (
+        "the out-of-fold training rows and validation rows (2,000 rows, 200 anomalous)"
+    )
+    assert said({"rows": 50}) == "labelled rows (50 rows)"
+    assert said({}) is None

@@ -157,7 +157,12 @@ def _chosen_on(chosen_on: dict[str, Any]) -> str | None:
     """Which rows the threshold figures are measured on, in words."""
     if not chosen_on.get("rows"):
         return None
-    where = f"the {chosen_on['split']} rows" if chosen_on.get("split") else "labelled rows"
+    split = chosen_on.get("split")
+    where = (
+        "labelled rows"
+        if not split
+        else f"the {split}" + ("" if split.endswith("rows") else " rows")
+    )
     anomalies = chosen_on.get("anomalies")
     counted = f" ({shown(chosen_on['rows'])} rows"
     return where + counted + (f", {shown(anomalies)} anomalous)" if anomalies is not None else ")")
