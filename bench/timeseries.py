@@ -25,6 +25,11 @@ the three default seeds, so the same figures on ``--holdout-seeds`` (logs no cho
 saw) are reported beside them: the default detector's NAB scores and event scores at
 its default threshold.
 
+Other shapes: every detector on the series of ``timeseries_shapes`` (shapes modelled
+on NAB's families, none an access log, none used to choose a default), pooled NAB
+scores and the standard score per shape: whether the defaults carry beyond the data
+they were chosen on.
+
 Forecasting: a rolling-origin backtest of every p95 series (warm-up 14 days, then
 every hour a forecast of the next hour, 12 five-minute windows), the forecaster
 against seasonal naive (the value one day back) and seasonal MAD's median: MASE
@@ -50,6 +55,7 @@ from anomaly_detector.data.synthetic.access_logs import write_access_logs
 from anomaly_detector.timeseries import evaluation as ev
 from anomaly_detector.timeseries.detection import series_detector
 from anomaly_detector.timeseries.forecasting import accuracy, rolling_origin, seasonal_naive_scale
+from timeseries_shapes import SHAPES, shape_cases
 
 RESULTS = Path(__file__).with_name("results-timeseries.md")
 DETECTORS: dict[str, tuple[str, dict]] = {
@@ -145,6 +151,27 @@ def holdout(cases: dict[int, list[ev.Case]]) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("detector")
 
 
+def shapes(seeds: list[int]) -> pd.DataFrame:
+    """Every detector on the series of ``timeseries_shapes``: pooled NAB scores, and the
+    standard score per shape (threshold optimised on each subset)."""
+    cases = shape_cases(seeds)
+    rows = []
+    for label in DETECTORS:
+        make = factory(label)
+        scored = ev.score_cases(cases, make)
+        nab = ev.evaluate(cases, make, scored=scored).nab
+        row = {"detector": label, "NAB standard": nab["standard"]["score"],
+               "NAB low FP": nab["reward_low_fp"]["score"],
+               "NAB low FN": nab["reward_low_fn"]["score"]}  # fmt: skip
+        for shape in SHAPES:
+            chosen = [s for s in scored if s.case.family == shape]
+            result = ev.evaluate([s.case for s in chosen], make, scored=chosen)
+            row[shape] = result.nab["standard"]["score"]
+        rows.append(row)
+    print(f"shapes: {len(cases)} series, {len(DETECTORS)} detectors", file=sys.stderr)
+    return pd.DataFrame(rows).set_index("detector")
+
+
 def forecasting(cases: dict[int, list[ev.Case]]) -> pd.DataFrame:
     """MASE and 95% coverage of each forecaster on every p95 series' rolling origins."""
     series = [c.series for seed_cases in cases.values() for c in seed_cases]
@@ -196,7 +223,8 @@ def _minutes(delta: pd.Timedelta) -> str:
 def report(
     seeds: list[int], days: int, headline: pd.DataFrame, breakdown: pd.DataFrame,
     forecasts: pd.DataFrame, seconds: float, held_out: pd.DataFrame | None = None,
-    holdout_seeds: list[int] | None = None,
+    holdout_seeds: list[int] | None = None, shaped: pd.DataFrame | None = None,
+    shape_seeds: list[int] | None = None,
 ) -> str:  # fmt: skip
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     nab = headline[["nab_standard", "nab_reward_low_fp", "nab_reward_low_fn", "nab_threshold"]]
@@ -249,6 +277,22 @@ def report(
             if held_out is not None
             else []
         ),
+        *(
+            [
+                "## Other shapes: series that are not access logs",
+                "",
+                f"{len(SHAPES)} shapes modelled on NAB's families, {len(shape_seeds or [])} "
+                "series of each (seeds "
+                f"{', '.join(map(str, shape_seeds or []))}), anomaly sizes from subtle to "
+                "obvious; see `bench/timeseries_shapes.py`. No default was chosen on them. "
+                "Pooled NAB scores, then the standard score per shape.",
+                "",
+                _fmt(shaped, 1),
+                "",
+            ]
+            if shaped is not None
+            else []
+        ),
         "## Forecasts: rolling-origin backtest of p95 latency",
         "",
         f"Warm-up {WARMUP_DAYS} days, then every {STRIDE} windows a forecast of the next "
@@ -270,6 +314,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[42, 7, 2026])
     parser.add_argument("--holdout-seeds", type=int, nargs="*", default=[11, 23, 99])
     parser.add_argument("--days", type=int, default=28)
+    parser.add_argument("--shape-seeds", type=int, nargs="*", default=[1, 2, 3, 4, 5])
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     started = time.perf_counter()
@@ -278,10 +323,11 @@ def main(argv: list[str] | None = None) -> int:
         held = corpus(args.holdout_seeds, args.days, Path(folder)) if args.holdout_seeds else {}
     headline, breakdown = detection(cases)
     held_out = holdout(held) if held else None
+    shaped = shapes(args.shape_seeds) if args.shape_seeds else None
     forecasts = forecasting(cases)
     text = report(
         args.seeds, args.days, headline, breakdown, forecasts, time.perf_counter() - started,
-        held_out, args.holdout_seeds,
+        held_out, args.holdout_seeds, shaped, args.shape_seeds,
     )  # fmt: skip
     args.out.write_text(text)
     print(text)
