@@ -103,6 +103,22 @@ def page(browser, request):
     assert not blocked, blocked
 
 
+def _violations(page) -> list[tuple]:
+    """What axe-core's WCAG 2.1 A and AA rules (labels, names, contrast, ARIA, language)
+    find on the page as it is now: (rule, impact, the first few elements)."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    options = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]},
+               "resultTypes": ["violations"]}  # fmt: skip
+    violations = Axe().run(page, options=options).response["violations"]
+    return [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3]) for v in violations]
+
+
+def _accessible(page, state: str) -> None:
+    found = _violations(page)
+    assert not found, f"{state}: {found}"
+
+
 def _screenshot(page, name: str) -> None:
     folder = ARTIFACTS / "ui"
     folder.mkdir(parents=True, exist_ok=True)
@@ -134,7 +150,12 @@ def _typed(values: dict, categorical: set[str]) -> dict:
 def test_a_row_scored_by_hand_with_an_unsupervised_model(page, unsupervised):
     _open(page, unsupervised)
     assert page.get_by_role("heading", name="The model").is_visible()
+    _accessible(page, "the page")
     _screenshot(page, "1-page")
+    # The audit sees what it should: an input without a label, added here, is reported.
+    page.evaluate("document.getElementById('score-form').append(document.createElement('input'))")
+    assert [rule for rule, _, _ in _violations(page)] == ["label"]
+    page.evaluate("document.querySelector('#score-form > input:last-child').remove()")
     page.get_by_role("button", name="Fill with an anomaly from the test data").click()
     values = _field_values(page)
     assert values["request_rate"] is not None
@@ -150,6 +171,7 @@ def test_a_row_scored_by_hand_with_an_unsupervised_model(page, unsupervised):
     assert page.locator("#decision").inner_text() == ("Normal" if api["is_inlier"] else "Anomalous")
     assert page.locator("#sentence").inner_text() == api["explanation"]["sentence"]
     assert page.locator("table.contributions tbody tr").count() == len(info["features"])
+    _accessible(page, "a result")
     _screenshot(page, "2-unsupervised-result")
 
 
@@ -176,6 +198,7 @@ def test_a_bad_value_is_refused_next_to_its_field(page, unsupervised):
     outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
     assert outline == "solid"  # the focus is visible
     assert page.get_by_label("request_rate").input_value() == "12 kB"
+    _accessible(page, "an inline error")
     _screenshot(page, "3-inline-error")
 
 
@@ -183,6 +206,7 @@ def test_a_supervised_model_behind_an_api_key(page, supervised):
     _open(page, supervised)
     assert page.locator("#api-key").is_visible()
     assert page.locator("#score-form").count() == 0
+    _accessible(page, "the key prompt")
     page.locator("#api-key").fill("wrong-key")
     page.get_by_role("button", name="Use this key").click()
     page.wait_for_selector("#model-section .refusal")
@@ -199,6 +223,7 @@ def test_a_supervised_model_behind_an_api_key(page, supervised):
     probabilities = page.locator("table.probabilities tbody tr")
     assert probabilities.count() == 2 and ("Anomalous: 1" in decision or "Normal: 0" in decision)
     assert page.locator("#sentence").inner_text()
+    _accessible(page, "a supervised result")
     _screenshot(page, "4-supervised-result")
 
 
@@ -223,6 +248,7 @@ def test_a_csv_is_uploaded_summarised_and_downloaded_scored(page, unsupervised, 
     flagged = int((~scored["is_inlier"]).sum())
     assert page.locator("#batch-anomalies").inner_text() == str(flagged)
     _same_page(page, unsupervised)
+    _accessible(page, "an upload's summary")
     _screenshot(page, "5-upload")
 
 
