@@ -93,6 +93,9 @@ def test_evaluate_reports_nab_profiles_and_event_scores(tmp_path: Path) -> None:
     for profile in ("standard", "reward_low_fp", "reward_low_fn"):
         assert f"NAB {profile}" in result.output
     assert "1 detected, 0 missed" in result.output
+    # Each incident, with what the operating threshold made of it.
+    line = r"2026-01-09 16:20 to 2026-01-09 16:35  detected \d+ min (after|before) its start"
+    assert re.search(line, result.output), result.output
     rows = pd.read_csv(out)
     assert rows["incidents"].tolist() == [1] and rows["detected"].tolist() == [1]
 

@@ -58,6 +58,7 @@ def test_incidents_are_counted_once_with_their_delays():
     assert result.recall == pytest.approx(2 / 3)
     assert result.f1 == pytest.approx(2 * (3 / 4) * (2 / 3) / (3 / 4 + 2 / 3))
     assert result.delays == [-2 * MINUTE, 3 * MINUTE]
+    assert result.outcomes == [-2 * MINUTE, 3 * MINUTE, None]  # one per label, in order
 
 
 def test_an_alert_outside_the_tolerance_misses():

@@ -43,6 +43,25 @@ def test_clear_incidents_are_all_found_with_a_high_nab_score() -> None:
     assert list(result.per_series["incidents"]) == [1, 2, 1]
     assert result.per_series["detected"].sum() == 4
     assert result.threshold == series_detector("seasonal_mad").default_threshold
+    # One row per incident, with its series, bounds and outcome at the operating threshold.
+    incidents = result.incidents
+    assert list(incidents["series"]) == ["s1", "s2", "s2", "s3"]
+    assert list(incidents["start"]) == [c.series.timestamps[i] for c, i in
+                                        ((cases[0], 2500), (cases[1], 1800), (cases[1], 3300),
+                                         (cases[2], 3000))]  # fmt: skip
+    assert incidents["detected"].sum() == result.events_at_threshold.detected
+    detected = incidents[incidents["detected"]]
+    assert (detected["delay_minutes"].abs() <= 30).all()
+
+
+def test_a_missed_incident_is_listed_as_missed() -> None:
+    quiet = case(4)
+    # An incident labelled where the series is plain: nothing can find it.
+    label = (quiet.series.timestamps[1000], quiet.series.timestamps[1005])
+    result = ev.evaluate([ev.Case(quiet.series, [*quiet.labels, label], "value")],
+                         lambda: series_detector("seasonal_mad"))  # fmt: skip
+    assert list(result.incidents["detected"]) == [True, False]
+    assert math.isnan(result.incidents["delay_minutes"].iloc[1])
 
 
 def test_a_detector_that_cannot_see_the_incidents_scores_lower() -> None:

@@ -229,9 +229,31 @@ def evaluate(
             f"{scores.recall:.3f}, F1 {scores.f1:.3f} ({scores.detected} detected, "
             f"{scores.missed} missed, {scores.false_events} false alert(s))"
         )
+    _echo_incidents(result.incidents, result.threshold)
     if out is not None:
         result.per_series.to_csv(out, index=False, float_format="%.17g")
         typer.echo(f"wrote {out}")
+
+
+SHOWN_INCIDENTS = 40
+
+
+def _echo_incidents(incidents, threshold: float) -> None:
+    """Each labelled incident and what the operating threshold made of it."""
+    typer.echo(f"  incidents at the operating threshold {threshold:.6g}:")
+    width = max(len(name) for name in incidents["series"])
+    ordered = incidents.sort_values(["start", "series"], kind="stable")
+    for row in ordered.head(SHOWN_INCIDENTS).itertuples():
+        span = f"{row.start:%Y-%m-%d %H:%M} to {row.end:%Y-%m-%d %H:%M}"
+        if not row.detected:
+            outcome = "missed"
+        elif row.delay_minutes < 0:
+            outcome = f"detected {-row.delay_minutes:.0f} min before its start"
+        else:
+            outcome = f"detected {row.delay_minutes:.0f} min after its start"
+        typer.echo(f"    {row.series:<{width}}  {span}  {outcome}")
+    if len(incidents) > SHOWN_INCIDENTS:
+        typer.echo(f"    ... and {len(incidents) - SHOWN_INCIDENTS} more")
 
 
 def watch(

@@ -76,6 +76,9 @@ class Evaluation:
     events_at_nab: events.EventScores
     events_at_threshold: events.EventScores
     per_series: pd.DataFrame
+    # One row per labelled incident: its series and bounds, and whether (and how long
+    # after its start) an alert found it at the operating threshold.
+    incidents: pd.DataFrame
 
     def summary(self) -> dict[str, float]:
         """The headline figures, flat (for tables and JSON)."""
@@ -194,9 +197,10 @@ def pool(parts: Sequence[events.EventScores]) -> events.EventScores:
     precision = (alerts - false_events) / alerts if alerts else math.nan
     recall = detected / (detected + missed) if detected + missed else math.nan
     delays = [d for p in parts for d in p.delays]
+    outcomes = [o for p in parts for o in p.outcomes]
     return events.EventScores(
         precision, recall, events.f1(precision, recall), detected, missed, false_events,
-        delays, alerts,
+        delays, alerts, outcomes,
     )  # fmt: skip
 
 
@@ -227,8 +231,14 @@ def evaluate(
     nab_threshold = nab["standard"]["threshold"]
     at_nab, each_nab = _event_scores(scored, nab_threshold, tolerance, merge_gap)
     at_threshold, each = _event_scores(scored, threshold, tolerance, merge_gap)
-    rows = []
+    rows, incidents = [], []
     for s, file, e_nab, e in zip(scored, files, each_nab, each, strict=True):
+        for (start, end), outcome in zip(s.case.labels, e.outcomes, strict=True):
+            incidents.append({
+                "series": s.case.series.name, "start": pd.Timestamp(start),
+                "end": pd.Timestamp(end), "detected": outcome is not None,
+                "delay_minutes": math.nan if outcome is None else outcome / pd.Timedelta("1min"),
+            })  # fmt: skip
         standard = nab_sweep.sweep(
             [file], nab_sweep.PROFILES["standard"], np.array([nab_threshold])
         )[0] if not math.isnan(nab_threshold) else math.nan  # fmt: skip
@@ -247,4 +257,9 @@ def evaluate(
                 "false_events_at_threshold": e.false_events,
             }
         )
-    return Evaluation(probe.name, nab, threshold, at_nab, at_threshold, pd.DataFrame(rows))
+    incidents_table = pd.DataFrame(
+        incidents, columns=["series", "start", "end", "detected", "delay_minutes"]
+    )
+    return Evaluation(
+        probe.name, nab, threshold, at_nab, at_threshold, pd.DataFrame(rows), incidents_table
+    )

@@ -36,7 +36,8 @@ class EventScores:
 
     ``detected`` and ``missed`` count incidents, ``false_events`` the events that
     overlap no incident's tolerant window and ``alerts`` all events; ``delays`` holds
-    one ``pd.Timedelta`` per detected incident, in the order of the labels.
+    one ``pd.Timedelta`` per detected incident, in the order of the labels, and
+    ``outcomes`` one entry per label, in their order: its delay, or None when missed.
     """
 
     precision: float
@@ -47,6 +48,7 @@ class EventScores:
     false_events: int
     delays: list[pd.Timedelta] = field(default_factory=list)
     alerts: int = 0
+    outcomes: list[pd.Timedelta | None] = field(default_factory=list)
 
 
 def _times(timestamps: Any) -> np.ndarray:
@@ -130,9 +132,11 @@ def event_scores(
     ]
     useful = [False] * len(events)
     delays: list[pd.Timedelta] = []
+    outcomes: list[pd.Timedelta | None] = []
     for (start, _), (low, high) in zip(labels, windows, strict=True):
         overlapping = [i for i, (a, b) in enumerate(events) if a <= high and b >= low]
         if not overlapping:
+            outcomes.append(None)
             continue
         for i in overlapping:
             useful[i] = True
@@ -140,6 +144,7 @@ def event_scores(
         inside = first < len(flagged_times) and flagged_times[first] <= high.to_datetime64()
         alert = pd.Timestamp(flagged_times[first]) if inside else low
         delays.append(alert - pd.Timestamp(start))
+        outcomes.append(delays[-1])
     detected = len(delays)
     precision = sum(useful) / len(events) if events else math.nan
     recall = detected / len(labels) if labels else math.nan
@@ -152,4 +157,5 @@ def event_scores(
         false_events=len(events) - sum(useful),
         delays=delays,
         alerts=len(events),
+        outcomes=outcomes,
     )
