@@ -74,9 +74,9 @@ def test_a_detector_that_cannot_see_the_incidents_scores_lower() -> None:
 
 def test_pooled_event_scores_count_alerts_across_series() -> None:
     parts = [
-        EventScores(0.5, 1.0, 2 / 3, 1, 0, 1, [pd.Timedelta(0)], alerts=2),
-        EventScores(math.nan, 0.0, math.nan, 0, 2, 0, [], alerts=0),
-        EventScores(1.0, 1.0, 1.0, 1, 0, 0, [pd.Timedelta("5min")], alerts=3),
+        EventScores(0.5, 1.0, 2 / 3, 1, 0, 1, alerts=2, outcomes=[pd.Timedelta(0)]),
+        EventScores(math.nan, 0.0, math.nan, 0, 2, 0, alerts=0, outcomes=[None, None]),
+        EventScores(1.0, 1.0, 1.0, 1, 0, 0, alerts=3, outcomes=[pd.Timedelta("5min")]),
     ]
     pooled = ev.pool(parts)
     assert pooled.alerts == 5 and pooled.false_events == 1

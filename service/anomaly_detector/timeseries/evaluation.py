@@ -196,11 +196,10 @@ def pool(parts: Sequence[events.EventScores]) -> events.EventScores:
     alerts = sum(p.alerts for p in parts)
     precision = (alerts - false_events) / alerts if alerts else math.nan
     recall = detected / (detected + missed) if detected + missed else math.nan
-    delays = [d for p in parts for d in p.delays]
     outcomes = [o for p in parts for o in p.outcomes]
     return events.EventScores(
         precision, recall, events.f1(precision, recall), detected, missed, false_events,
-        delays, alerts, outcomes,
+        alerts, outcomes,
     )  # fmt: skip
 
 

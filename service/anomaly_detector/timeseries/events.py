@@ -35,9 +35,9 @@ class EventScores:
     """Event-level results.
 
     ``detected`` and ``missed`` count incidents, ``false_events`` the events that
-    overlap no incident's tolerant window and ``alerts`` all events; ``delays`` holds
-    one ``pd.Timedelta`` per detected incident, in the order of the labels, and
-    ``outcomes`` one entry per label, in their order: its delay, or None when missed.
+    overlap no incident's tolerant window and ``alerts`` all events; ``outcomes`` holds
+    one entry per label, in their order: its delay (a ``pd.Timedelta``), or None when
+    it was missed.
     """
 
     precision: float
@@ -46,9 +46,13 @@ class EventScores:
     detected: int
     missed: int
     false_events: int
-    delays: list[pd.Timedelta] = field(default_factory=list)
     alerts: int = 0
     outcomes: list[pd.Timedelta | None] = field(default_factory=list)
+
+    @property
+    def delays(self) -> list[pd.Timedelta]:
+        """The delay of each detected incident, in the order of the labels."""
+        return [outcome for outcome in self.outcomes if outcome is not None]
 
 
 def _times(timestamps: Any) -> np.ndarray:
@@ -131,7 +135,6 @@ def event_scores(
         (pd.Timestamp(start) - tolerance, pd.Timestamp(end) + tolerance) for start, end in labels
     ]
     useful = [False] * len(events)
-    delays: list[pd.Timedelta] = []
     outcomes: list[pd.Timedelta | None] = []
     for (start, _), (low, high) in zip(labels, windows, strict=True):
         overlapping = [i for i, (a, b) in enumerate(events) if a <= high and b >= low]
@@ -143,9 +146,8 @@ def event_scores(
         first = np.searchsorted(flagged_times, low.to_datetime64(), side="left")
         inside = first < len(flagged_times) and flagged_times[first] <= high.to_datetime64()
         alert = pd.Timestamp(flagged_times[first]) if inside else low
-        delays.append(alert - pd.Timestamp(start))
-        outcomes.append(delays[-1])
-    detected = len(delays)
+        outcomes.append(alert - pd.Timestamp(start))
+    detected = sum(outcome is not None for outcome in outcomes)
     precision = sum(useful) / len(events) if events else math.nan
     recall = detected / len(labels) if labels else math.nan
     return EventScores(
@@ -155,7 +157,6 @@ def event_scores(
         detected=detected,
         missed=len(labels) - detected,
         false_events=len(events) - sum(useful),
-        delays=delays,
         alerts=len(events),
         outcomes=outcomes,
     )
