@@ -44,7 +44,7 @@ import argparse
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -68,6 +68,7 @@ DETECTORS: dict[str, tuple[str, dict]] = {
     "windowed_gaussian, likelihood scoring": ("windowed_gaussian", {"scoring": "likelihood"}),
     "seasonal_naive": ("seasonal_naive", {}),
 }
+ACCESS_LOG_FAMILIES = ("response_time", "error_ratio", "request_rate")
 COUNTS = {"series", "forecasts", "false alerts @NAB thr", "false alerts @default"}
 FORECASTERS = ("forecaster", "seasonal_naive", "seasonal_mad")
 WINDOW = pd.Timedelta("5min")
@@ -96,6 +97,18 @@ def corpus(seeds: list[int], days: int, folder: Path) -> dict[int, list[ev.Case]
     return cases
 
 
+def _standard_by_family(
+    scored: list[ev.Scored], make: Callable, families: Iterable[str]
+) -> dict[str, float]:
+    """The NAB standard score of each family's series, its threshold optimised on them."""
+    scores = {}
+    for family in families:
+        chosen = [s for s in scored if s.case.family == family]
+        result = ev.evaluate([s.case for s in chosen], make, scored=chosen)
+        scores[family] = result.nab["standard"]["score"]
+    return scores
+
+
 def detection(cases: dict[int, list[ev.Case]]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Headline and per-seed / per-family tables, one row per detector."""
     pooled = [c for seed_cases in cases.values() for c in seed_cases]
@@ -115,10 +128,7 @@ def detection(cases: dict[int, list[ev.Case]]) -> tuple[pd.DataFrame, pd.DataFra
             parts[f"seed {seed}"] = ev.evaluate(seed_cases, make, scored=part).nab["standard"][
                 "score"
             ]
-        for family in ("response_time", "error_ratio", "request_rate"):
-            chosen = [s for s in scored if s.case.family == family]
-            family_cases = [s.case for s in chosen]
-            parts[family] = ev.evaluate(family_cases, make, scored=chosen).nab["standard"]["score"]
+        parts.update(_standard_by_family(scored, make, ACCESS_LOG_FAMILIES))
         breakdown.append(parts)
         print(
             f"{label}: NAB standard {row['nab_standard']:.1f} "
@@ -163,10 +173,7 @@ def shapes(seeds: list[int]) -> pd.DataFrame:
         row = {"detector": label, "NAB standard": nab["standard"]["score"],
                "NAB low FP": nab["reward_low_fp"]["score"],
                "NAB low FN": nab["reward_low_fn"]["score"]}  # fmt: skip
-        for shape in SHAPES:
-            chosen = [s for s in scored if s.case.family == shape]
-            result = ev.evaluate([s.case for s in chosen], make, scored=chosen)
-            row[shape] = result.nab["standard"]["score"]
+        row.update(_standard_by_family(scored, make, SHAPES))
         rows.append(row)
     print(f"shapes: {len(cases)} series, {len(DETECTORS)} detectors", file=sys.stderr)
     return pd.DataFrame(rows).set_index("detector")
