@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from pandas.tseries.frequencies import to_offset
 
 from anomaly_detector.errors import InputError
 
@@ -91,8 +92,6 @@ def parse_step(text: str | None) -> pd.Timedelta | None:
 
 def step_text(step: pd.Timedelta) -> str:
     """A step as a user writes ``--window``: 5min, 1h, 30s (``parse_step`` reads it back)."""
-    from pandas.tseries.frequencies import to_offset
-
     text = to_offset(step).freqstr
     return text if text[0].isdigit() else f"1{text}"
 
