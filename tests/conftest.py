@@ -2,6 +2,17 @@
 
 from __future__ import annotations
 
+import os
+
+# Under xdist each worker has a core of its own already. A library that also starts a
+# thread per core (OpenMP in scikit-learn's gradient boosting, BLAS, torch) oversubscribes
+# the machine, and on a busy CI host OpenMP's spinning barriers then made one
+# gradient-boosting fit 10x slower (seen: over the 300 s timeout). The variables are read
+# when those libraries load, so they are set before anything imports them.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(_variable, "1")
+
 import uuid
 from collections.abc import Callable
 from pathlib import Path
