@@ -9,15 +9,20 @@ from anomaly_detector.data.series.grid import parse_step, step_text
 from anomaly_detector.errors import InputError
 
 
+SECOND = pd.Timedelta(seconds=1)
+
+
 @pytest.mark.parametrize(
-    ("window", "text"),
-    [("5min", "5min"), ("1min", "1min"), ("60s", "1min"), ("1h", "1h"), ("30s", "30s"),
-     ("90s", "90s"), ("1d", "24h"), ("250ms", "250ms")],
+    ("window", "text", "seconds"),
+    [("5min", "5min", 300), ("1min", "1min", 60), ("60s", "1min", 60), ("1h", "1h", 3600),
+     ("30s", "30s", 30), ("90s", "90s", 90), ("1d", "24h", 86400), ("1D", "24h", 86400),
+     ("2 d", "48h", 172800), ("1d12h", "36h", 129600), ("250ms", "250ms", 0.25)],
 )  # fmt: skip
-def test_a_step_is_written_as_a_window_that_reads_back_as_itself(window, text):
+def test_a_step_is_written_as_a_window_that_reads_back_as_itself(window, text, seconds):
     step = parse_step(window)
+    assert step == seconds * SECOND
     assert step_text(step) == text
-    assert parse_step(step_text(step)) == step == pd.Timedelta(window)
+    assert parse_step(step_text(step)) == step
 
 
 @pytest.mark.parametrize("window", ["five minutes", "0s", "-5min", ""])

@@ -16,6 +16,7 @@ timestamps are floored onto the window grid.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -80,7 +81,8 @@ def parse_step(text: str | None) -> pd.Timedelta | None:
     if text is None:
         return None
     try:
-        step = pd.Timedelta(text)
+        # pandas deprecates the lower-case day unit people write (1d); read it as 1D.
+        step = pd.Timedelta(re.sub(r"(?<=[\d.\s])d(?![a-z])", "D", text))
     except ValueError:
         step = None
     if step is None or pd.isna(step) or step <= pd.Timedelta(0):
