@@ -185,6 +185,7 @@ def evaluate(
     endpoint (and all requests) for p95, error ratio and request count unless narrowed."""
     import pandas as pd
 
+    from anomaly_detector.data.series.grid import duration
     from anomaly_detector.errors import InputError
     from anomaly_detector.timeseries.evaluation import evaluate as run_evaluation
     from anomaly_detector.timeseries.evaluation import file_cases
@@ -192,7 +193,7 @@ def evaluate(
     gaps = []
     for option, text in (("--tolerance", tolerance), ("--merge-gap", merge_gap)):
         try:  # a unit is required: pandas reads a bare "15" as 15 nanoseconds
-            gap = pd.Timedelta(text) if any(c.isalpha() for c in text) else None
+            gap = duration(text) if any(c.isalpha() for c in text) else None
         except ValueError:
             gap = None
         if gap is None or gap < pd.Timedelta(0):

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from anomaly_detector.data.series import access_log
-from anomaly_detector.data.series.grid import Series
+from anomaly_detector.data.series.grid import Series, parse_step
 from anomaly_detector.detectors.series.base import SeriesDetector
 from anomaly_detector.timeseries import events, nab_sweep
 from anomaly_detector.timeseries.detection import detect
@@ -118,7 +118,7 @@ def access_log_cases(
         metrics: access-log metrics to evaluate.
         endpoints: endpoints to cover (default: ``*`` and every endpoint in the log).
     """
-    step = pd.Timedelta(window or DEFAULT_LOG_WINDOW)
+    step = parse_step(window or DEFAULT_LOG_WINDOW)
     table = access_log.aggregate(path, step)
     chosen = list(endpoints) if endpoints else access_log.endpoints(table)
     incidents = read_label_table(labels) if labels else None

@@ -17,14 +17,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from anomaly_detector.data.series.grid import Series
+from anomaly_detector.data.series.grid import Series, duration
 from anomaly_detector.detectors.series.base import SeriesDetector
 from anomaly_detector.errors import InputError
 
 
 def horizon_points(horizon: str | pd.Timedelta, step: pd.Timedelta) -> int:
     """A horizon such as ``1h`` in windows of ``step`` (at least one)."""
-    return max(1, int(round(pd.Timedelta(horizon) / step)))
+    return max(1, int(round(duration(horizon) / step)))
 
 
 def forecast(series: Series, detector: SeriesDetector, horizon: int) -> pd.DataFrame:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from anomaly_detector.data.series.grid import parse_step, step_text
+from anomaly_detector.data.series.grid import duration, parse_step, step_text
 from anomaly_detector.errors import InputError
-
 
 SECOND = pd.Timedelta(seconds=1)
 
@@ -29,3 +28,11 @@ def test_a_step_is_written_as_a_window_that_reads_back_as_itself(window, text, s
 def test_a_window_that_is_no_positive_duration_is_a_sentence(window):
     with pytest.raises(InputError, match="window must be a duration such as 1min"):
         parse_step(window)
+
+
+@pytest.mark.parametrize(
+    ("text", "days"), [("1d", 1), ("1w", 7), ("2 d", 2), ("1.5d", 1.5), ("1day", 1), ("2W", 14)]
+)
+def test_lower_case_days_and_weeks_read_without_pandas_deprecation(text, days, recwarn):
+    assert duration(text) == pd.Timedelta(days=days)
+    assert not [w for w in recwarn if "deprecated" in str(w.message)]

@@ -76,13 +76,23 @@ def parse_timestamps(raw: pd.Series, source: str) -> pd.DatetimeIndex:
     return pd.DatetimeIndex(parsed)
 
 
+def duration(text: str | pd.Timedelta) -> pd.Timedelta:
+    """A duration as people write it (5min, 1h, 1d, 1w, 2 days); ValueError if it is none.
+
+    pandas deprecates the lower-case day and week units (1d, 1w) that people write most,
+    so they are read as 1D and 1W, which pandas keeps.
+    """
+    if not isinstance(text, str):
+        return pd.Timedelta(text)
+    return pd.Timedelta(re.sub(r"(?<=[\d.\s])([dw])(?![a-z])", lambda m: m[1].upper(), text))
+
+
 def parse_step(text: str | None) -> pd.Timedelta | None:
     """A ``--window`` such as 1min, 5min or 1h; None leaves it to ``infer_step``."""
     if text is None:
         return None
     try:
-        # pandas deprecates the lower-case day unit people write (1d); read it as 1D.
-        step = pd.Timedelta(re.sub(r"(?<=[\d.\s])d(?![a-z])", "D", text))
+        step = duration(text)
     except ValueError:
         step = None
     if step is None or pd.isna(step) or step <= pd.Timedelta(0):

@@ -36,6 +36,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from anomaly_detector.data.series.grid import duration
 from anomaly_detector.detectors.base import Detector, Param
 from anomaly_detector.detectors.series import kernel, likelihood
 
@@ -69,7 +70,7 @@ def parse_period(text: str | float | int) -> str:
     text = str(text).strip().lower()
     if text not in ("auto", "none"):
         try:
-            if pd.Timedelta(text) <= pd.Timedelta(0):
+            if duration(text) <= pd.Timedelta(0):
                 raise ValueError
         except ValueError:
             raise ValueError(
@@ -80,7 +81,7 @@ def parse_period(text: str | float | int) -> str:
 
 def period_seconds(text: str) -> float:
     """A period parameter in seconds (0 for none)."""
-    return 0.0 if text == "none" else pd.Timedelta(text).total_seconds()
+    return 0.0 if text == "none" else duration(text).total_seconds()
 
 
 COMMON_PARAMS: tuple[Param, ...] = (
