@@ -28,7 +28,7 @@ from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
 from anomaly_detector.detectors.base import Detector, Param
 from anomaly_detector.detectors.trees import TreeTable, gradient_boosting_table
-from anomaly_detector.detectors.treeshap import goes_left
+from anomaly_detector.detectors.treeshap import leaf
 
 # Probability buckets: fine near both ends, where most calibrated rows land.
 SCORE_BUCKETS = (
@@ -211,12 +211,7 @@ def _row_probabilities(
     """One row's calibrated probabilities in one call: ``logits_to_probabilities`` of it."""
     margins = baseline.copy()
     for t in range(roots.shape[0]):
-        node = roots[t]
-        while left[node] != -1:
-            if goes_left(x, node, feature, threshold, missing_left, cast32):
-                node = left[node]
-            else:
-                node = right[node]
+        node = leaf(x, roots[t], left, right, feature, threshold, missing_left, cast32)
         margins[outputs[t]] += value[node]
     n_logits = coef.shape[0]
     logits = np.empty(n_logits)

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from anomaly_detector.detectors.treeshap import goes_left, tree_shap
+from anomaly_detector.detectors.treeshap import leaf, tree_shap
 
 _LEAF = -1
 
@@ -143,12 +143,7 @@ def _table_sums(
     for r in range(inputs.shape[0]):
         x = inputs[r]
         for t in range(roots.shape[0]):
-            node = roots[t]
-            while left[node] != -1:
-                if goes_left(x, node, feature, threshold, missing_left, cast32):
-                    node = left[node]
-                else:
-                    node = right[node]
+            node = leaf(x, roots[t], left, right, feature, threshold, missing_left, cast32)
             out[r, outputs[t]] += value[node]
 
 

@@ -23,6 +23,17 @@ def goes_left(x, node, feature, threshold, missing_left, cast32):  # pragma: no 
 
 
 @numba.njit(cache=True, nogil=True)
+def leaf(x, node, left, right, feature, threshold, missing_left, cast32):  # pragma: no cover
+    """The leaf row ``x`` reaches from ``node``: the walk every tree kernel shares."""
+    while left[node] != -1:
+        if goes_left(x, node, feature, threshold, missing_left, cast32):
+            node = left[node]
+        else:
+            node = right[node]
+    return node
+
+
+@numba.njit(cache=True, nogil=True)
 def _extend(feat, zero, one, weight, start, depth, zero_fraction, one_fraction, index):
     # pragma: no cover - compiled. Grow the path by one split (the paper's EXTEND).
     feat[start + depth] = index
