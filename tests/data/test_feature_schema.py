@@ -257,3 +257,15 @@ def test_a_value_error_names_its_feature_for_a_form_to_point_at(position, value)
     with pytest.raises(InputError) as shape:
         schema.row_from_vector(vector[:2])
     assert shape.value.feature is None  # about the row, not one feature
+
+
+def test_numpy_scalars_from_a_data_frame_row_are_numbers_and_categories() -> None:
+    frame = pd.DataFrame({"plan": [3], "request_rate": [np.int64(7)], "error_ratio": [0.5]})
+    row = SCHEMA.row_from_mapping(frame.iloc[0].to_dict())
+    assert row == ["3", 7.0, 0.5] and all(type(v) is float for v in row[1:])
+    assert SCHEMA.row_from_vector([np.str_("gold"), np.float32(2.5), np.int8(1)]) == [
+        "gold", 2.5, 1.0,
+    ]  # fmt: skip
+    for value in (np.True_, np.float64("nan")):
+        with pytest.raises(InputError, match="request_rate"):
+            SCHEMA.row_from_vector(["gold", value, 0.5])

@@ -157,6 +157,9 @@ class FeatureSchema:
             return None
         if feature.is_categorical:
             return _check_category(feature, value)
+        if isinstance(value, np.integer | np.floating):
+            # numpy scalars, as a DataFrame row's ``to_dict()`` gives them in a notebook
+            value = value.item()
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise InputError(
                 "non_numeric",
