@@ -306,3 +306,43 @@ def test_every_command_lists_its_summary_as_one_reflowed_paragraph():
     multi_line = [name for name, summary in summaries.items() if "\n" in summary]
     assert multi_line == []
     assert "forecast, bounds, anomaly_score, is_anomaly (full" in commands["series detect"].help
+
+
+def test_a_threshold_off_the_score_scale_never_replaces_the_model(tmp_path: Path) -> None:
+    data = write_customer_csv(tmp_path / "customers.csv", rows=200)
+    model = tmp_path / "m" / "model.joblib"
+    assert (
+        runner.invoke(app, ["train", "--data", str(data), "--out", str(model.parent)]).exit_code
+        == 0
+    )
+    published = {path.name: path.read_bytes() for path in model.parent.iterdir()}
+    for value in ("5", "-1", "nan", "inf"):
+        result = runner.invoke(app, ["threshold", "--model", str(model), "--value", value])
+        assert result.exit_code == 2, (value, result.output)
+        assert "an anomaly score from 0 to 1" in result.output, result.output
+    assert {path.name: path.read_bytes() for path in model.parent.iterdir()} == published
+    result = runner.invoke(app, ["threshold", "--model", str(model), "--value", "0.99"])
+    assert result.exit_code == 0, result.output
+    assert load_bundle(model).threshold == 0.99
+
+
+def test_files_that_are_no_model_or_would_be_overwritten_get_one_line(tmp_path: Path) -> None:
+    data = write_customer_csv(tmp_path / "customers.csv", rows=100)
+    before = data.read_bytes()
+    json_file = tmp_path / "model.json"
+    json_file.write_text('{"version": "1"}')
+    for args, words in (
+        (["score", "--data", str(data), "--out", "o.csv", "--model", str(data)], "as a model"),
+        (["threshold", "--model", str(json_file), "--value", "0.5"], "as a model"),
+        (["score", "--data", str(data), "--out", str(data)], "is also an input"),
+        (["score", "--data", str(data), "--out", str(tmp_path)], "is a folder"),
+        (["generate-data", "--out", str(data)], "is a file"),
+        (["generate-data", "--out", str(tmp_path), "--train-rows", "-5"], "--train-rows"),
+        (["serve", "--port", "99999"], "PORT"),
+        (["series", "watch", "--port", "99999"], "WATCH_PORT"),
+    ):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2, (args, result.output)
+        assert words in result.output and "Traceback" not in result.output, (args, result.output)
+        assert len(result.output) < 600, result.output  # a sentence, not a stack
+    assert data.read_bytes() == before

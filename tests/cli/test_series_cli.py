@@ -163,3 +163,120 @@ def test_detect_on_an_access_log_shades_only_the_incidents_of_its_metric(tmp_pat
     shaded = re.findall(r'"type":"rect","x0":"([^"]+)"', out.with_suffix(".html").read_text())
     assert shaded == ["2026-10-05T10:00:00+00:00"]
     assert "windows of 5min (p95);" in result.output
+
+
+def test_outputs_never_replace_an_input_and_a_failure_writes_nothing(tmp_path: Path) -> None:
+    data = write_series(tmp_path / "s.csv", n=600)
+    before = data.read_bytes()
+    for args, message in (
+        (["--out", str(data)], "is also an input"),
+        (["--chart", str(data)], "is also an input"),
+        (["--out", str(tmp_path)], "is a folder"),
+        (["--labels", str(tmp_path / "missing.csv")], "--labels file"),
+    ):
+        result = runner.invoke(app, ["series", "detect", "--data", str(data), *args])
+        assert result.exit_code == 2 and message in result.output, (args, result.output)
+    result = runner.invoke(app, ["series", "forecast", "--data", str(data), "--out", str(data)])
+    assert result.exit_code == 2 and "is also an input" in result.output
+    assert data.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.csv"]  # nothing half-written
+    # An .html --out keeps its chart beside it; a new folder is made for it.
+    out = tmp_path / "new" / "r.html"
+    result = runner.invoke(app, ["series", "detect", "--data", str(data), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert pd.read_csv(out).shape == (600, 7)
+    assert "Plotly.newPlot" in (tmp_path / "new" / "r-chart.html").read_text()
+
+
+def test_values_a_command_cannot_use_are_refused_with_the_expected_range(tmp_path: Path) -> None:
+    data = write_series(tmp_path / "s.csv", n=600)
+    for command, args, message in (
+        ("detect", ["--window", "5"], "with a unit"),
+        ("detect", ["--threshold", "5"], "from 0 to 1"),
+        ("detect", ["--threshold", "nan"], "from 0 to 1"),
+        ("evaluate", ["--labels", str(data), "--threshold", "-1"], "from 0 to 1"),
+        ("forecast", ["--horizon", "-1h"], "positive duration"),
+        ("forecast", ["--horizon", "0min"], "positive duration"),
+        ("forecast", ["--horizon", "5"], "positive duration"),
+        ("forecast", ["--horizon", "10000d"], "at most 105,120"),
+        ("detect", ["--detector", "forecaster", "--param", "days=-2"], "days must be at least 1"),
+        ("detect", ["--detector", "forecaster", "--param", "neighbors=-1"], "at least 0"),
+        ("detect", ["--detector", "forecaster", "--param", "period=5"], "period must be"),
+        ("detect", ["--detector", "windowed_gaussian", "--param", "window=0"], "at least 1"),
+        ("detect", ["--detector", "forecaster", "--param", "damping=1.5"], "at most 1"),
+    ):
+        result = runner.invoke(app, ["series", command, "--data", str(data), *args])
+        assert result.exit_code == 2, (command, args, result.output)
+        said = " ".join(re.sub("[│╭╮╰╯─]", " ", result.output).split())  # Rich's usage box
+        assert message in said and "Traceback" not in said, result.output
+    evaluate = ["series", "evaluate", "--data", str(tmp_path / "no.csv"), "--labels", str(data)]
+    result = runner.invoke(app, evaluate)
+    assert result.exit_code == 2 and "--data file" in result.output, result.output
+
+
+def test_series_without_enough_values_are_refused_not_scored_empty(tmp_path: Path) -> None:
+    data = write_series(tmp_path / "s.csv", n=50)
+    frame = pd.read_csv(data)
+    for name, blank in (("all-empty", slice(None)), ("most-empty", slice(5, None))):
+        frame.assign(value=frame["value"].where(~frame.index.isin(frame.index[blank]))).to_csv(
+            tmp_path / f"{name}.csv", index=False
+        )
+        for command in ("detect", "forecast"):
+            result = runner.invoke(
+                app, ["series", command, "--data", str(tmp_path / f"{name}.csv")]
+            )
+            assert result.exit_code == 2, (name, command, result.output)
+            assert "have no value" in result.output, result.output
+    header = tmp_path / "log.csv"
+    header.write_text("timestamp,endpoint,status_code,response_time_ms\n")
+    result = runner.invoke(app, ["series", "detect", "--data", str(header)])
+    assert result.exit_code == 2 and "no rows" in result.output, result.output
+
+
+def test_a_value_column_is_chosen_by_name_and_an_empty_label_cell_is_named(tmp_path: Path) -> None:
+    frame = pd.read_csv(write_series(tmp_path / "s.csv", n=600))
+    wide = frame.assign(requests=frame["value"] * 3, latency_ms=frame["value"])
+    wide.drop(columns=["value"]).to_csv(tmp_path / "wide.csv", index=False)
+    result = runner.invoke(
+        app,
+        [
+            "series",
+            "detect",
+            "--data",
+            str(tmp_path / "wide.csv"),
+            "--out",
+            str(tmp_path / "o.csv"),
+        ],
+    )
+    assert result.exit_code == 2 and "--value-column" in result.output, result.output
+    result = runner.invoke(
+        app,
+        [
+            "series",
+            "detect",
+            "--data",
+            str(tmp_path / "wide.csv"),
+            "--value-column",
+            "latency_ms",
+            "--out",
+            str(tmp_path / "o.csv"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    np.testing.assert_allclose(pd.read_csv(tmp_path / "o.csv")["value"], frame["value"])
+    labels = tmp_path / "labels.csv"
+    labels.write_text(f"start,end\n{frame['timestamp'][500]},\n")
+    result = runner.invoke(
+        app,
+        [
+            "series",
+            "evaluate",
+            "--data",
+            str(tmp_path / "wide.csv"),
+            "--value-column",
+            "latency_ms",
+            "--labels",
+            str(labels),
+        ],
+    )
+    assert result.exit_code == 2 and "column 'end' on data row 1 is empty" in result.output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,6 +12,7 @@ import pandas as pd
 from anomaly_detector.data.feature_schema import FeatureSchema
 from anomaly_detector.detectors.base import Detector, Task
 from anomaly_detector.detectors.scale import PercentileScale
+from anomaly_detector.errors import InputError
 
 
 @dataclass
@@ -99,7 +101,20 @@ class ModelBundle:
         return self.decision.classes
 
     def set_threshold(self, threshold: float, contamination: float | None = None) -> None:
-        """Decide with ``threshold`` from now on (the metadata says so too)."""
+        """Decide with ``threshold`` from now on (the metadata says so too).
+
+        Raises:
+            InputError: not a finite number, or outside the 0-1 anomaly-score scale
+                (an adopted scikit-learn dump keeps its estimator's own scale).
+        """
+        threshold = float(threshold)
+        if not math.isfinite(threshold) or (
+            "adopted_from" not in self.metadata and not 0 <= threshold <= 1
+        ):
+            raise InputError(
+                "invalid_threshold",
+                f"a threshold is an anomaly score from 0 to 1; got {threshold!r}",
+            )
         self.decision = Decision(
             float(threshold), contamination, self.decision.classes, self.decision.class_weights
         )

@@ -53,6 +53,16 @@ def dumps(payload: Any, format: str) -> bytes:
     return buffer.getvalue()
 
 
+def _unreadable(name: str, exc: Exception) -> str:
+    """Why a file is no model, short: a CSV unpickles into a garbled ``ModuleNotFoundError``."""
+    detail = " ".join(f"{type(exc).__name__}: {exc}".split())
+    detail = detail if len(detail) <= 120 else detail[:117] + "..."
+    return (
+        f"cannot read {name} as a model (expected a model.joblib or model.skops written by "
+        f"`anomaly-detector train`; {detail})"
+    )
+
+
 def loads(data: bytes, name: str) -> Any:
     """The object in a model file's bytes; ``name`` ending in ``.skops`` selects skops.
 
@@ -64,13 +74,13 @@ def loads(data: bytes, name: str) -> Any:
         try:
             return joblib.load(io.BytesIO(data))
         except Exception as exc:  # unpickling raises anything from EOFError to ImportError
-            raise BundleError(f"cannot read {name}: {type(exc).__name__}: {exc}") from exc
+            raise BundleError(_unreadable(name, exc)) from exc
     skops_io = _skops_io()
     trusted = skops_trusted_types()
     try:
         found = skops_io.get_untrusted_types(data=data)
     except Exception as exc:  # a damaged zip raises anything from BadZipFile to KeyError
-        raise BundleError(f"cannot read {name}: {type(exc).__name__}: {exc}") from exc
+        raise BundleError(_unreadable(name, exc)) from exc
     untrusted = sorted(set(found) - set(trusted))
     if untrusted:
         raise BundleError(
@@ -80,4 +90,4 @@ def loads(data: bytes, name: str) -> Any:
     try:
         return skops_io.loads(data, trusted=list(trusted))
     except Exception as exc:  # same as above: the file is damaged
-        raise BundleError(f"cannot read {name}: {type(exc).__name__}: {exc}") from exc
+        raise BundleError(_unreadable(name, exc)) from exc

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from anomaly_detector.cli.options import fail, writing
 from anomaly_detector.settings import DEFAULT_MODEL_PATH
 
 DEFAULT_DATA_DIR = Path("jupyter/data")
@@ -20,8 +21,8 @@ def generate_data(
         Path, typer.Option(help="Folder for train.csv and test.csv.")
     ] = DEFAULT_DATA_DIR,
     seed: Annotated[int, typer.Option(help="Random seed; same seed, same files.")] = 42,
-    train_rows: Annotated[int, typer.Option(help="Rows in train.csv.")] = 20_000,
-    test_rows: Annotated[int, typer.Option(help="Rows in test.csv.")] = 5_000,
+    train_rows: Annotated[int, typer.Option(help="Rows in train.csv.", min=100)] = 20_000,
+    test_rows: Annotated[int, typer.Option(help="Rows in test.csv.", min=100)] = 5_000,
     access_log_days: Annotated[
         int, typer.Option(help="Days of access log (0: none; it takes a few seconds).", min=0)
     ] = 28,
@@ -33,14 +34,17 @@ def generate_data(
     from anomaly_detector.data.synthetic.alerts import write_alerts
     from anomaly_detector.data.synthetic.traffic import write_default_dataset
 
-    train_path, test_path = write_default_dataset(out, seed, train_rows, test_rows)
-    typer.echo(f"wrote {train_path} ({train_rows} rows) and {test_path} ({test_rows} rows)")
-    alerts_path, alerts_test_path = write_alerts(out, seed)
-    typer.echo(f"wrote {alerts_path} and {alerts_test_path} (alerts labelled by priority)")
-    if access_log_days == 0:
-        return
-    log_path, incidents_path = write_access_logs(out, seed, access_log_days)
-    typer.echo(f"wrote {log_path} and {incidents_path} (access log with labelled incidents)")
+    if out.exists() and not out.is_dir():
+        fail(f"--out {out} is a file; name a folder for the datasets")
+    with writing(out):
+        train_path, test_path = write_default_dataset(out, seed, train_rows, test_rows)
+        typer.echo(f"wrote {train_path} ({train_rows} rows) and {test_path} ({test_rows} rows)")
+        alerts_path, alerts_test_path = write_alerts(out, seed)
+        typer.echo(f"wrote {alerts_path} and {alerts_test_path} (alerts labelled by priority)")
+        if access_log_days == 0:
+            return
+        log_path, incidents_path = write_access_logs(out, seed, access_log_days)
+        typer.echo(f"wrote {log_path} and {incidents_path} (access log with labelled incidents)")
 
 
 def init(

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from anomaly_detector.cli.options import fail
+from anomaly_detector.cli.options import fail, output_path, unit_interval, writing
 
 app = typer.Typer(
     help="Time series: detect anomalies in and forecast access logs or timestamp,value CSVs, "
@@ -31,6 +31,11 @@ MetricOption = Annotated[
     typer.Option(help="Access logs: requests, error_ratio, error_ratio_4xx, error_ratio_5xx, "
                  "p50, p95 (default), p99, mean or bytes."),
 ]  # fmt: skip
+ValueColumnOption = Annotated[
+    str | None,
+    typer.Option(help="timestamp,value CSVs: the column to analyse (default: value, or the "
+                 "only numeric column)."),
+]  # fmt: skip
 DetectorOption = Annotated[
     str | None, typer.Option(help="Series detector (see `anomaly-detector detectors`).")
 ]
@@ -39,12 +44,18 @@ ParamOption = Annotated[
 ]
 
 
-def _load(data: Path, endpoint: str | None, window: str | None, metric: str | None):
+def _load(
+    data: Path,
+    endpoint: str | None,
+    window: str | None,
+    metric: str | None,
+    value_column: str | None,
+):
     from anomaly_detector.errors import InputError
     from anomaly_detector.timeseries.sources import load_series
 
     try:
-        series = load_series(data, endpoint, window, metric)
+        series = load_series(data, endpoint, window, metric, value_column)
     except InputError as exc:
         fail(exc.message)
     for repair in series.repairs:
@@ -72,11 +83,16 @@ def detect(
     endpoint: EndpointOption = None,
     window: WindowOption = None,
     metric: MetricOption = None,
+    value_column: ValueColumnOption = None,
     detector: DetectorOption = None,
     param: ParamOption = None,
     threshold: Annotated[
         float | None,
-        typer.Option(help="Flag points scoring at least this (default: the detector's; 0.7)."),
+        typer.Option(
+            help="Flag points scoring at least this (default: the detector's; 0.7 for the "
+            "default ensemble, 0.75 for a single detector).",
+            callback=unit_interval,
+        ),
     ] = None,
     out: Annotated[
         Path | None, typer.Option(help="CSV to write (default: <data>-anomalies.csv here).")
@@ -96,17 +112,23 @@ def detect(
     from anomaly_detector.timeseries.detection import detect as run_detection
     from anomaly_detector.timeseries.labels import read_labels
 
-    series = _load(data, endpoint, window, metric)
+    if labels is not None and not labels.is_file():
+        fail(f"--labels file {labels} does not exist")
+    out = output_path(out or Path(f"{data.stem}-anomalies.csv"), data, labels)
+    if chart is None:
+        chart = out.with_name(f"{out.stem}{'-chart' if out.suffix == '.html' else ''}.html")
+    output_path(chart, data, labels, out, option="--chart")
+    series = _load(data, endpoint, window, metric, value_column)
     model = _detector(detector, param)
     try:
+        shaded = read_labels(labels, endpoint, series.metric) if labels else []
         table = run_detection(series, model, threshold)
     except InputError as exc:
         fail(exc.message)
-    out = out or Path(f"{data.stem}-anomalies.csv")
-    chart = chart or out.with_suffix(".html")
-    table.to_csv(out, index=False, date_format="%Y-%m-%dT%H:%M:%SZ")
-    shaded = read_labels(labels, endpoint, series.metric) if labels else []
-    charts.write_chart(table, chart, f"{series.name}: {model.name}", shaded)
+    with writing(out):
+        table.to_csv(out, index=False, date_format="%Y-%m-%dT%H:%M:%SZ")
+    with writing(chart):
+        charts.write_chart(table, chart, f"{series.name}: {model.name}", shaded)
     flagged = int(table["is_anomaly"].sum())
     typer.echo(
         f"{len(table)} windows of {step_text(series.step)} ({series.name}); {flagged} anomalous; "
@@ -120,6 +142,7 @@ def forecast(
     endpoint: EndpointOption = None,
     window: WindowOption = None,
     metric: MetricOption = None,
+    value_column: ValueColumnOption = None,
     detector: DetectorOption = None,
     param: ParamOption = None,
     out: Annotated[
@@ -135,18 +158,19 @@ def forecast(
     from anomaly_detector.timeseries.forecasting import forecast as run_forecast
     from anomaly_detector.timeseries.forecasting import horizon_points
 
-    series = _load(data, endpoint, window, metric)
+    out = output_path(out or Path(f"{data.stem}-forecast.csv"), data)
+    series = _load(data, endpoint, window, metric, value_column)
     try:
         steps = horizon_points(horizon, series.step)
-    except ValueError:
-        fail(f"horizon must be a duration such as 1h or 30min; got {horizon!r}")
+    except ValueError as exc:
+        fail(f"--horizon: {exc}")
     model = _detector(detector or registry.DEFAULT_SERIES_FORECASTER, param)
     try:
         table = run_forecast(series, model, steps)
     except InputError as exc:
         fail(exc.message)
-    out = out or Path(f"{data.stem}-forecast.csv")
-    table.to_csv(out, index=False, date_format="%Y-%m-%dT%H:%M:%SZ")
+    with writing(out):
+        table.to_csv(out, index=False, date_format="%Y-%m-%dT%H:%M:%SZ")
     last = pd.Timestamp(table["timestamp"].iloc[-1])
     typer.echo(f"{steps} windows of {step_text(series.step)} forecast up to {last}; wrote {out}")
 
@@ -166,11 +190,15 @@ def evaluate(
         str | None,
         typer.Option(help="Access logs: one metric (default: p95, error_ratio and requests)."),
     ] = None,
+    value_column: ValueColumnOption = None,
     detector: DetectorOption = None,
     param: ParamOption = None,
     threshold: Annotated[
         float | None,
-        typer.Option(help="Operating threshold for event scores (default: the detector's)."),
+        typer.Option(
+            help="Operating threshold for event scores (default: the detector's).",
+            callback=unit_interval,
+        ),
     ] = None,
     tolerance: Annotated[
         str, typer.Option(help="An alert this close to an incident still counts.")
@@ -192,17 +220,20 @@ def evaluate(
 
     gaps = []
     for option, text in (("--tolerance", tolerance), ("--merge-gap", merge_gap)):
-        try:  # a unit is required: pandas reads a bare "15" as 15 nanoseconds
-            gap = duration(text) if any(c.isalpha() for c in text) else None
+        try:
+            gap = duration(text)
         except ValueError:
             gap = None
         if gap is None or gap < pd.Timedelta(0):
             fail(f"{option} must be a duration of at least 0 such as 15min; got {text!r}")
         gaps.append(gap)
-    if not labels.is_file():
-        fail(f"labels file {labels} does not exist")
+    for option, path in (("--data", data), ("--labels", labels)):
+        if not path.is_file():
+            fail(f"{option} file {path} does not exist")
+    if out is not None:
+        output_path(out, data, labels)
     try:
-        cases = file_cases(data, labels, endpoint, window, metric)
+        cases = file_cases(data, labels, endpoint, window, metric, value_column)
     except InputError as exc:
         fail(exc.message)
     if not any(case.labels for case in cases):
@@ -232,7 +263,8 @@ def evaluate(
         )
     _echo_incidents(result.incidents, result.threshold)
     if out is not None:
-        result.per_series.to_csv(out, index=False, float_format="%.17g")
+        with writing(out):
+            result.per_series.to_csv(out, index=False, float_format="%.17g")
         typer.echo(f"wrote {out}")
 
 
@@ -270,14 +302,12 @@ def watch(
     Prometheus; export value, forecast, band, anomaly score and flag on /metrics."""
     import uvicorn
 
+    from anomaly_detector.cli.options import settings as read_settings
     from anomaly_detector.errors import InputError
     from anomaly_detector.monitor.app import create_app
     from anomaly_detector.serving.logs import configure_logging
-    from anomaly_detector.settings import Settings
 
-    settings = Settings()
-    updates = {"watch_prometheus_url": prometheus_url, "watch_port": port, "host": host}
-    settings = settings.model_copy(update={k: v for k, v in updates.items() if v is not None})
+    settings = read_settings(watch_prometheus_url=prometheus_url, watch_port=port, host=host)
     configure_logging(settings.log_level)
     try:
         app = create_app(settings)

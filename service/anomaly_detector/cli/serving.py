@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from anomaly_detector.cli.options import fail
+from anomaly_detector.cli.options import fail, output_path, writing
 from anomaly_detector.settings import DEFAULT_MODEL_PATH
 
 
@@ -26,17 +26,12 @@ def serve(
     ] = None,
 ) -> None:
     """Serve the model over HTTP (FastAPI on uvicorn)."""
+    from anomaly_detector.cli.options import settings as read_settings
     from anomaly_detector.serving.logs import configure_logging
     from anomaly_detector.serving.server import serve as run_server
     from anomaly_detector.serving.server import serve_workers
-    from anomaly_detector.settings import Settings
 
-    overrides = {
-        k: v
-        for k, v in {"host": host, "port": port, "model_path": model, "workers": workers}.items()
-        if v is not None
-    }
-    settings = Settings(**overrides)
+    settings = read_settings(host=host, port=port, model_path=model, workers=workers)
     configure_logging(settings.log_level)
     if settings.workers > 1:
         serve_workers(settings, settings.workers)
@@ -63,10 +58,12 @@ def score(
     from anomaly_detector.errors import BundleError, InputError
 
     registry.load_plugins()
+    output_path(out, data, model)
     try:
-        rows = score_csv(
-            data, out, model, chunk_rows=chunk_rows, progress=sys.stderr, explain=explain
-        )
+        with writing(out):
+            rows = score_csv(
+                data, out, model, chunk_rows=chunk_rows, progress=sys.stderr, explain=explain
+            )
     except (BundleError, InputError) as exc:
         fail(exc.message)
     typer.echo(f"scored {rows} rows into {out}")

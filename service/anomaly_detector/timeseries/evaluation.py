@@ -141,6 +141,7 @@ def file_cases(
     endpoint: str | None = None,
     window: str | None = None,
     metric: str | None = None,
+    value_column: str | None = None,
 ) -> list[Case]:
     """The cases of one file: every default series of an access log unless narrowed by
     ``endpoint`` or ``metric``, else the one series ``series detect`` would read."""
@@ -152,7 +153,7 @@ def file_cases(
             metrics=[metric] if metric else DEFAULT_METRICS,
             endpoints=[endpoint] if endpoint else None,
         )
-    series = load_series(path, endpoint, window, metric)
+    series = load_series(path, endpoint, window, metric, value_column)
     return [Case(series, within(series, read_labels(labels)) if labels else [], "value")]
 
 

@@ -21,10 +21,30 @@ from anomaly_detector.data.series.grid import Series, duration
 from anomaly_detector.detectors.series.base import SeriesDetector
 from anomaly_detector.errors import InputError
 
+# A year of 5-minute windows.
+MAX_HORIZON_POINTS = 105_120
+
 
 def horizon_points(horizon: str | pd.Timedelta, step: pd.Timedelta) -> int:
-    """A horizon such as ``1h`` in windows of ``step`` (at least one)."""
-    return max(1, int(round(duration(horizon) / step)))
+    """A horizon such as ``1h`` in windows of ``step`` (at least one, at most
+    ``MAX_HORIZON_POINTS``).
+
+    Raises:
+        ValueError: not a positive duration with a unit, or too far ahead.
+    """
+    try:
+        ahead = duration(horizon)
+    except ValueError:
+        ahead = None
+    if ahead is None or pd.isna(ahead) or ahead <= pd.Timedelta(0):
+        raise ValueError(f"a horizon is a positive duration such as 1h or 30min; got {horizon!r}")
+    points = max(1, int(round(ahead / step)))
+    if points > MAX_HORIZON_POINTS:
+        raise ValueError(
+            f"{horizon} is {points:,} windows ahead; at most {MAX_HORIZON_POINTS:,} are "
+            "forecast (a band that far out says little): shorten it or widen --window"
+        )
+    return points
 
 
 def forecast(series: Series, detector: SeriesDetector, horizon: int) -> pd.DataFrame:

@@ -39,6 +39,12 @@ def load_series(
     columns = header(path)
     step = parse_step(window)
     if access_log.is_access_log(columns):
+        if value_column is not None:
+            raise InputError(
+                "invalid_request",
+                f"{path} is an access log: choose what to analyse with --metric "
+                "(--value-column is for timestamp,value CSVs)",
+            )
         step = step or pd.Timedelta(DEFAULT_LOG_WINDOW)
         table = access_log.aggregate(path, step)
         return access_log.select(table, endpoint, metric or DEFAULT_LOG_METRIC, step, str(path))

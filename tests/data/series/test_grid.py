@@ -26,7 +26,7 @@ def test_a_step_is_written_as_a_window_that_reads_back_as_itself(window, text, s
 
 @pytest.mark.parametrize("window", ["five minutes", "0s", "-5min", ""])
 def test_a_window_that_is_no_positive_duration_is_a_sentence(window):
-    with pytest.raises(InputError, match="window must be a duration such as 1min"):
+    with pytest.raises(InputError, match="window must be a duration with a unit, such as 1min"):
         parse_step(window)
 
 

@@ -53,8 +53,11 @@ def test_unsorted_rows_duplicates_and_gaps_are_repaired_and_noted(tmp_path: Path
 
 def test_bad_timestamps_name_the_row(tmp_path: Path) -> None:
     times = ["2026-01-01T00:00:00Z"] * 5 + ["yesterday"] + ["2026-01-01T00:10:00Z"] * 10
-    with pytest.raises(InputError, match="'yesterday' on data row 6 is not a date"):
+    with pytest.raises(InputError, match="column 'timestamp' on data row 6 holds 'yesterday'"):
         read_points(write(tmp_path / "s.csv", times, range(16)))
+    times[6] = ""
+    with pytest.raises(InputError, match="column 'timestamp' on data row 6 is empty"):
+        read_points(write(tmp_path / "s.csv", times[:5] + times[6:], range(15)))
 
 
 def test_bad_values_and_missing_columns_name_what_was_expected(tmp_path: Path) -> None:

@@ -25,7 +25,13 @@ import numpy as np
 import pandas as pd
 
 from anomaly_detector.data.reading import read_csv
-from anomaly_detector.data.series.grid import MIN_POINTS, Series, parse_timestamps, step_text
+from anomaly_detector.data.series.grid import (
+    MIN_POINTS,
+    Series,
+    check_grid,
+    parse_timestamps,
+    step_text,
+)
 from anomaly_detector.errors import InputError
 
 ALL_ENDPOINTS = "*"
@@ -88,6 +94,8 @@ def aggregate(path: str | Path, step: pd.Timedelta) -> pd.DataFrame:
     path = Path(path)
     raw = read_csv(path)
     time_column = _column(raw, "timestamp", True, path)
+    if raw.empty:
+        raise InputError("invalid_request", f"{path}: the access log has a header but no rows")
     latency_column = _column(raw, "response_time", True, path)
     status_column = _column(raw, "status_code", True, path)
     endpoint_column = _column(raw, "endpoint", False, path)
@@ -125,6 +133,7 @@ def aggregate(path: str | Path, step: pd.Timedelta) -> pd.DataFrame:
     table["error_ratio"] = table["error_ratio_4xx"] + table["error_ratio_5xx"]
     table.loc[table["requests"] < MIN_RATIO_REQUESTS, list(RATIOS)] = np.nan
     slots = table.index.get_level_values("slot")
+    check_grid(slots.min(), slots.max(), slots.nunique(), step, str(path))
     full = pd.date_range(slots.min(), slots.max(), freq=step)
     endpoints = table.index.get_level_values("endpoint").unique()
     table = table.reindex(pd.MultiIndex.from_product([endpoints, full], names=["endpoint", "slot"]))
@@ -155,6 +164,12 @@ def select(
             f"a series needs at least {MIN_POINTS}",
         )
     empty = int(rows[metric].isna().sum())
+    if len(rows) - empty < MIN_POINTS:
+        raise InputError(
+            "invalid_request",
+            f"{source}: {metric} of {endpoint} has a value in {len(rows) - empty} of "
+            f"{len(rows)} windows of {step_text(step)}; a series needs at least {MIN_POINTS}",
+        )
     reason = f"fewer than {MIN_RATIO_REQUESTS} requests" if metric in RATIOS else "no requests"
     repairs = [f"{empty} window(s) with {reason} left empty (not scored)"] if empty else []
     name = f"{metric}" if endpoint == ALL_ENDPOINTS else f"{metric} {endpoint}"

@@ -68,9 +68,12 @@ def parse_timestamps(raw: pd.Series, source: str) -> pd.DatetimeIndex:
     bad = parsed.isna() & raw.notna() | raw.isna()
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
+        column = f"column {raw.name!r}" if isinstance(raw.name, str) else "the timestamp"
+        cell = raw.iloc[row]
+        found = "is empty" if pd.isna(cell) else f"holds {cell!r}, which is not a date"
         raise InputError(
             "invalid_request",
-            f"{source}: timestamp {raw.iloc[row]!r} on data row {row + 1} is not a date; "
+            f"{source}: {column} on data row {row + 1} {found}; "
             "expected ISO 8601 (2026-10-05T14:00:00Z) or epoch seconds/milliseconds",
         )
     return pd.DatetimeIndex(parsed)
@@ -84,6 +87,8 @@ def duration(text: str | pd.Timedelta) -> pd.Timedelta:
     """
     if not isinstance(text, str):
         return pd.Timedelta(text)
+    if not any(c.isalpha() for c in text):  # pandas reads a bare 5 as 5 nanoseconds
+        raise ValueError(f"a duration needs a unit, such as 15min, 1h or 1d; got {text!r}")
     return pd.Timedelta(re.sub(r"(?<=[\d.\s])([dw])(?![a-z])", lambda m: m[1].upper(), text))
 
 
@@ -97,7 +102,8 @@ def parse_step(text: str | None) -> pd.Timedelta | None:
         step = None
     if step is None or pd.isna(step) or step <= pd.Timedelta(0):
         raise InputError(
-            "invalid_request", f"window must be a duration such as 1min, 5min or 1h; got {text!r}"
+            "invalid_request",
+            f"window must be a duration with a unit, such as 1min, 5min or 1h; got {text!r}",
         )
     return step
 
@@ -144,21 +150,46 @@ def regular(
     merged = len(frame) - len(grouped)
     if merged:
         repairs.append(f"{merged} point(s) shared a window with another; averaged")
+    check_grid(grouped.index[0], grouped.index[-1], len(grouped), step, source)
     full = pd.date_range(grouped.index[0], grouped.index[-1], freq=step)
     series = grouped.reindex(full)
-    missing = int(series.isna().sum() - grouped.isna().sum())
-    if len(series) < MIN_POINTS:
+    missing = len(series) - len(grouped)
+    blank = int(grouped.isna().sum())
+    if missing + blank > MAX_GAP_SHARE * len(series) or len(series) - missing - blank < MIN_POINTS:
         raise InputError(
             "invalid_request",
-            f"{source}: {len(series)} window(s) of {step_text(step)}; "
-            f"a series needs at least {MIN_POINTS}",
-        )
-    if missing > MAX_GAP_SHARE * len(series):
-        raise InputError(
-            "invalid_request",
-            f"{source}: {missing} of {len(series)} windows of {step_text(step)} have no point; "
-            "is the window right? (pass --window)",
+            f"{source}: {missing + blank} of {len(series)} windows of {step_text(step)} have no "
+            f"value ({blank} with empty values); a series needs values in at least "
+            f"{MIN_POINTS} windows and half of them",
         )
     if missing:
         repairs.append(f"{missing} missing window(s) of {step_text(step)} left empty (not scored)")
+    if blank:
+        repairs.append(f"{blank} window(s) with empty values left empty (not scored)")
     return Series(name, pd.DatetimeIndex(full), series.to_numpy(np.float64), step, repairs)
+
+
+def check_grid(
+    first: pd.Timestamp, last: pd.Timestamp, occupied: int, step: pd.Timedelta, source: str
+) -> int:
+    """The number of windows from ``first`` to ``last``, checked before they are allocated.
+
+    Raises:
+        InputError: fewer than ``MIN_POINTS`` windows, or more than ``MAX_GAP_SHARE`` of
+            them without a point (a window too small for the data, such as 1s for a
+            log of one request a minute, or a unit-less 5 read as 5 ns).
+    """
+    windows = int((last - first) // step) + 1
+    if windows < MIN_POINTS:
+        raise InputError(
+            "invalid_request",
+            f"{source}: {windows} window(s) of {step_text(step)}; "
+            f"a series needs at least {MIN_POINTS}",
+        )
+    if windows - occupied > MAX_GAP_SHARE * windows:
+        raise InputError(
+            "invalid_request",
+            f"{source}: {windows - occupied:,} of {windows:,} windows of {step_text(step)} "
+            "have no point; is the window right? (pass --window)",
+        )
+    return windows

@@ -84,6 +84,9 @@ def period_seconds(text: str) -> float:
     return 0.0 if text == "none" else duration(text).total_seconds()
 
 
+# Float parameters' ranges: (exclusive low, inclusive high).
+FLOAT_RANGES = {"level_alpha": (0.0, 1.0), "damping": (0.0, 1.0), "clip": (0.0, math.inf)}
+
 COMMON_PARAMS: tuple[Param, ...] = (
     Param("scoring", "likelihood", "likelihood (sustained surprise) or pointwise", str),
     Param("coverage", 0.95, "share of normal points inside the band"),
@@ -131,11 +134,26 @@ class SeriesDetector(Detector):
             )
         if not 0.5 <= float(self.hyperparameters["coverage"]) < 1.0:
             raise ValueError("coverage must be in [0.5, 1)")
+        self._check_ranges()
         if self.hyperparameters["transform"] not in TRANSFORMS:
             raise ValueError(
                 f"transform must be one of {', '.join(TRANSFORMS)}; "
                 f"got {self.hyperparameters['transform']!r}"
             )
+
+    def _check_ranges(self) -> None:
+        """Counts of points or seasons are whole and positive (``neighbors`` may be 0);
+        smoothing weights and damping lie in (0, 1]; ``clip`` is positive."""
+        for param in self.params:
+            value = self.hyperparameters.get(param.name)
+            if param.parse is int and value < (0 if param.name == "neighbors" else 1):
+                least = 0 if param.name == "neighbors" else 1
+                raise ValueError(f"{param.name} must be at least {least}; got {value}")
+            low, high = FLOAT_RANGES.get(param.name, (None, None))
+            if low is not None and not (low < float(value) <= high):
+                raise ValueError(
+                    f"{param.name} must be above {low} and at most {high}; got {value}"
+                )
 
     def candidates(self, step: float) -> list[list[float]]:
         """Kernel candidate rows ``[period, seasons, neighbors, alpha, centre, damping]``."""
