@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 from anomaly_detector.bundle.model import Decision, ModelBundle
 from anomaly_detector.data.feature_schema import FeatureSchema
 from anomaly_detector.detectors.base import Detector
-from anomaly_detector.errors import BundleError
+from anomaly_detector.errors import BundleError, InputError
 from anomaly_detector.scoring.canary import canary_rows, validate
 from factories import train_small
 
@@ -103,6 +105,8 @@ def test_a_bundle_that_cannot_score_is_refused_with_the_library_error():
 
 def test_a_non_finite_threshold_is_refused():
     bundle = train_small(seed=4).bundle
-    bundle.set_threshold(float("nan"))
+    with pytest.raises(InputError, match="from 0 to 1"):  # set_threshold refuses it too
+        bundle.set_threshold(float("nan"))
+    bundle.decision = dataclasses.replace(bundle.decision, threshold=float("nan"))
     with pytest.raises(BundleError, match="threshold is not finite"):
         validate(bundle)

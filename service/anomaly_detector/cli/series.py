@@ -8,74 +8,23 @@ from typing import Annotated
 import typer
 
 from anomaly_detector.cli.options import fail, output_path, unit_interval, writing
+from anomaly_detector.cli.series_options import (
+    DataOption,
+    DetectorOption,
+    EndpointOption,
+    MetricOption,
+    ParamOption,
+    ValueColumnOption,
+    WindowOption,
+    load_series_or_fail,
+    series_detector_or_fail,
+)
 
 app = typer.Typer(
     help="Time series: detect anomalies in and forecast access logs or timestamp,value CSVs, "
     "evaluate against labels, and watch Prometheus live.",
     no_args_is_help=True,
 )
-
-DataOption = Annotated[
-    Path, typer.Option(help="Access-log CSV, or any timestamp,value CSV.", show_default=False)
-]
-EndpointOption = Annotated[
-    str | None, typer.Option(help="Access logs: endpoint to analyse (default: all requests).")
-]
-WindowOption = Annotated[
-    str | None,
-    typer.Option(help="Window of the series: 1min, 5min, 1h... (access logs: 5min; "
-                 "timestamp,value: inferred)."),
-]  # fmt: skip
-MetricOption = Annotated[
-    str | None,
-    typer.Option(help="Access logs: requests, error_ratio, error_ratio_4xx, error_ratio_5xx, "
-                 "p50, p95 (default), p99, mean or bytes."),
-]  # fmt: skip
-ValueColumnOption = Annotated[
-    str | None,
-    typer.Option(help="timestamp,value CSVs: the column to analyse (default: value, or the "
-                 "only numeric column)."),
-]  # fmt: skip
-DetectorOption = Annotated[
-    str | None, typer.Option(help="Series detector (see `anomaly-detector detectors`).")
-]
-ParamOption = Annotated[
-    list[str] | None, typer.Option("--param", help="Detector parameter key=value (repeatable).")
-]
-
-
-def _load(
-    data: Path,
-    endpoint: str | None,
-    window: str | None,
-    metric: str | None,
-    value_column: str | None,
-):
-    from anomaly_detector.errors import InputError
-    from anomaly_detector.timeseries.sources import load_series
-
-    try:
-        series = load_series(data, endpoint, window, metric, value_column)
-    except InputError as exc:
-        fail(exc.message)
-    for repair in series.repairs:
-        typer.echo(f"note: {repair}", err=True)
-    return series
-
-
-def _detector(name: str | None, params: list[str] | None):
-    from anomaly_detector.cli.options import detector_params
-    from anomaly_detector.detectors import registry
-    from anomaly_detector.errors import InputError
-    from anomaly_detector.timeseries.detection import series_detector
-
-    name = name or registry.DEFAULT_SERIES_DETECTOR
-    if name not in registry.trainable("timeseries"):
-        fail(f"series detectors are {', '.join(registry.trainable('timeseries'))}; got {name!r}")
-    try:
-        return series_detector(name, **detector_params(name, params or [], {}))
-    except InputError as exc:
-        fail(exc.message)
 
 
 def detect(
@@ -118,8 +67,8 @@ def detect(
     if chart is None:
         chart = out.with_name(f"{out.stem}{'-chart' if out.suffix == '.html' else ''}.html")
     output_path(chart, data, labels, out, option="--chart")
-    series = _load(data, endpoint, window, metric, value_column)
-    model = _detector(detector, param)
+    series = load_series_or_fail(data, endpoint, window, metric, value_column)
+    model = series_detector_or_fail(detector, param)
     try:
         shaded = read_labels(labels, endpoint, series.metric) if labels else []
         table = run_detection(series, model, threshold)
@@ -159,12 +108,12 @@ def forecast(
     from anomaly_detector.timeseries.forecasting import horizon_points
 
     out = output_path(out or Path(f"{data.stem}-forecast.csv"), data)
-    series = _load(data, endpoint, window, metric, value_column)
+    series = load_series_or_fail(data, endpoint, window, metric, value_column)
     try:
         steps = horizon_points(horizon, series.step)
     except ValueError as exc:
         fail(f"--horizon: {exc}")
-    model = _detector(detector or registry.DEFAULT_SERIES_FORECASTER, param)
+    model = series_detector_or_fail(detector or registry.DEFAULT_SERIES_FORECASTER, param)
     try:
         table = run_forecast(series, model, steps)
     except InputError as exc:
@@ -239,10 +188,10 @@ def evaluate(
     if not any(case.labels for case in cases):
         fail(f"no incident in {labels} falls on the series of {data}; check endpoint and "
              "metric columns and the time range")  # fmt: skip
-    model = _detector(detector, param)
+    model = series_detector_or_fail(detector, param)
     try:
         result = run_evaluation(
-            cases, lambda: _detector(detector, param), threshold, gaps[0], gaps[1]
+            cases, lambda: series_detector_or_fail(detector, param), threshold, gaps[0], gaps[1]
         )
     except InputError as exc:
         fail(exc.message)

@@ -36,12 +36,10 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from anomaly_detector.data.series.grid import duration
-from anomaly_detector.detectors.base import Detector, Param
+from anomaly_detector.detectors.base import Detector
 from anomaly_detector.detectors.series import kernel, likelihood
+from anomaly_detector.detectors.series.params import check_params, period_seconds
 
-SCORINGS = ("likelihood", "pointwise")
-TRANSFORMS = ("auto", "none", "log")
 LOG_MAX = 709.0  # expm1 of more overflows float64
 SCORE_MEANING = (
     "L / (L + 4) with L = -log10 of the tail probability of the point's surprise "
@@ -63,44 +61,6 @@ class SeriesOutput:
     upper: np.ndarray
     surprise: np.ndarray
     anomaly_score: np.ndarray
-
-
-def parse_period(text: str | float | int) -> str:
-    """A ``period`` parameter checked now rather than at fit: auto, none, or a duration."""
-    text = str(text).strip().lower()
-    if text not in ("auto", "none"):
-        try:
-            if duration(text) <= pd.Timedelta(0):
-                raise ValueError
-        except ValueError:
-            raise ValueError(
-                f"period must be auto, none or a duration such as 1d, 1w or 12h; got {text!r}"
-            ) from None
-    return text
-
-
-def period_seconds(text: str) -> float:
-    """A period parameter in seconds (0 for none)."""
-    return 0.0 if text == "none" else duration(text).total_seconds()
-
-
-# Float parameters' ranges: (exclusive low, inclusive high).
-FLOAT_RANGES = {"level_alpha": (0.0, 1.0), "damping": (0.0, 1.0), "clip": (0.0, math.inf)}
-
-COMMON_PARAMS: tuple[Param, ...] = (
-    Param("scoring", "likelihood", "likelihood (sustained surprise) or pointwise", str),
-    Param("coverage", 0.95, "share of normal points inside the band"),
-    Param("short_window", 6, "points averaged by the likelihood", int),
-    Param("long_window", 2016, "points whose short means give the likelihood's reference", int),
-    Param("clip", 4.0, "residuals beyond this many spreads do not move levels or spreads"),
-    Param("spread_halflife", 288, "points over which the spread adapts", int),
-    Param("band_window", 576, "recent residuals the band's conformal quantile uses", int),
-    Param(
-        "transform", "auto",
-        "log (model log1p of the values: latencies, counts, bytes), none, or auto: what the "
-        "series' source says (log for access-log latency, counts and bytes)", str,
-    ),
-)  # fmt: skip
 
 
 def alpha_of_halflife(points: float) -> float:
@@ -125,35 +85,7 @@ class SeriesDetector(Detector):
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
-        if "period" in self.hyperparameters:
-            self.hyperparameters["period"] = parse_period(self.hyperparameters["period"])
-        if self.hyperparameters["scoring"] not in SCORINGS:
-            raise ValueError(
-                f"scoring must be one of {', '.join(SCORINGS)}; "
-                f"got {self.hyperparameters['scoring']!r}"
-            )
-        if not 0.5 <= float(self.hyperparameters["coverage"]) < 1.0:
-            raise ValueError("coverage must be in [0.5, 1)")
-        self._check_ranges()
-        if self.hyperparameters["transform"] not in TRANSFORMS:
-            raise ValueError(
-                f"transform must be one of {', '.join(TRANSFORMS)}; "
-                f"got {self.hyperparameters['transform']!r}"
-            )
-
-    def _check_ranges(self) -> None:
-        """Counts of points or seasons are whole and positive (``neighbors`` may be 0);
-        smoothing weights and damping lie in (0, 1]; ``clip`` is positive."""
-        for param in self.params:
-            value = self.hyperparameters.get(param.name)
-            if param.parse is int and value < (0 if param.name == "neighbors" else 1):
-                least = 0 if param.name == "neighbors" else 1
-                raise ValueError(f"{param.name} must be at least {least}; got {value}")
-            low, high = FLOAT_RANGES.get(param.name, (None, None))
-            if low is not None and not (low < float(value) <= high):
-                raise ValueError(
-                    f"{param.name} must be above {low} and at most {high}; got {value}"
-                )
+        check_params(self.params, self.hyperparameters)
 
     def candidates(self, step: float) -> list[list[float]]:
         """Kernel candidate rows ``[period, seasons, neighbors, alpha, centre, damping]``."""

@@ -21,12 +21,8 @@ import numpy as np
 from anomaly_detector.detectors import catalog
 from anomaly_detector.detectors.base import Detector, Param
 from anomaly_detector.detectors.series import likelihood
-from anomaly_detector.detectors.series.base import (
-    COMMON_PARAMS,
-    TRANSFORMS,
-    SeriesDetector,
-    SeriesOutput,
-)
+from anomaly_detector.detectors.series.base import SeriesDetector, SeriesOutput
+from anomaly_detector.detectors.series.params import COMMON_PARAMS, check_params
 
 DEFAULT_MEMBERS = "seasonal_mad,forecaster"
 TRANSFORM = next(p for p in COMMON_PARAMS if p.name == "transform")
@@ -69,11 +65,7 @@ class SeriesEnsembleDetector(SeriesDetector):
     def __init__(self, **params: Any) -> None:
         Detector.__init__(self, **params)  # the members check their own parameters
         self.hyperparameters["members"] = parse_members(self.hyperparameters["members"])
-        if self.hyperparameters["transform"] not in TRANSFORMS:
-            raise ValueError(
-                f"transform must be one of {', '.join(TRANSFORMS)}; "
-                f"got {self.hyperparameters['transform']!r}"
-            )
+        check_params(self.params, self.hyperparameters)
 
     def run(self, inputs: np.ndarray, transform: str = "none") -> SeriesOutput:
         self.members_: list[SeriesDetector] = [

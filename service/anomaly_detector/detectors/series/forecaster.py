@@ -14,13 +14,8 @@ from __future__ import annotations
 
 from anomaly_detector.detectors.base import Param
 from anomaly_detector.detectors.series import kernel
-from anomaly_detector.detectors.series.base import (
-    COMMON_PARAMS,
-    DAY,
-    WEEK,
-    SeriesDetector,
-    period_seconds,
-)
+from anomaly_detector.detectors.series.base import DAY, WEEK, SeriesDetector
+from anomaly_detector.detectors.series.params import COMMON_PARAMS, period_seconds
 
 
 class ForecasterDetector(SeriesDetector):

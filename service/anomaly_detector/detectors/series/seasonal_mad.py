@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from anomaly_detector.detectors.base import Param
 from anomaly_detector.detectors.series import kernel
-from anomaly_detector.detectors.series.base import COMMON_PARAMS, SeriesDetector
+from anomaly_detector.detectors.series.base import SeriesDetector
+from anomaly_detector.detectors.series.params import COMMON_PARAMS
 
 
 class SeasonalMADDetector(SeriesDetector):
