@@ -237,46 +237,17 @@ def test_a_value_column_is_chosen_by_name_and_an_empty_label_cell_is_named(tmp_p
     frame = pd.read_csv(write_series(tmp_path / "s.csv", n=600))
     wide = frame.assign(requests=frame["value"] * 3, latency_ms=frame["value"])
     wide.drop(columns=["value"]).to_csv(tmp_path / "wide.csv", index=False)
-    result = runner.invoke(
-        app,
-        [
-            "series",
-            "detect",
-            "--data",
-            str(tmp_path / "wide.csv"),
-            "--out",
-            str(tmp_path / "o.csv"),
-        ],
-    )
+    out = tmp_path / "o.csv"
+
+    def series(command: str, *args: str):
+        return runner.invoke(app, ["series", command, "--data", str(tmp_path / "wide.csv"), *args])
+
+    result = series("detect", "--out", str(out))
     assert result.exit_code == 2 and "--value-column" in result.output, result.output
-    result = runner.invoke(
-        app,
-        [
-            "series",
-            "detect",
-            "--data",
-            str(tmp_path / "wide.csv"),
-            "--value-column",
-            "latency_ms",
-            "--out",
-            str(tmp_path / "o.csv"),
-        ],
-    )
+    result = series("detect", "--value-column", "latency_ms", "--out", str(out))
     assert result.exit_code == 0, result.output
-    np.testing.assert_allclose(pd.read_csv(tmp_path / "o.csv")["value"], frame["value"])
+    np.testing.assert_allclose(pd.read_csv(out)["value"], frame["value"])
     labels = tmp_path / "labels.csv"
     labels.write_text(f"start,end\n{frame['timestamp'][500]},\n")
-    result = runner.invoke(
-        app,
-        [
-            "series",
-            "evaluate",
-            "--data",
-            str(tmp_path / "wide.csv"),
-            "--value-column",
-            "latency_ms",
-            "--labels",
-            str(labels),
-        ],
-    )
+    result = series("evaluate", "--value-column", "latency_ms", "--labels", str(labels))
     assert result.exit_code == 2 and "column 'end' on data row 1 is empty" in result.output
