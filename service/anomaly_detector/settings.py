@@ -146,6 +146,15 @@ class Settings(BaseSettings):
             raise ValueError(f"expected an http:// or https:// address, got {value!r}")
         return value
 
+    @field_validator("watch_prometheus_url")
+    @classmethod
+    def _prometheus_address(cls, value: str) -> str:
+        # Checked at start-up: otherwise a typo only shows as a failed poll every interval.
+        value = value.strip().rstrip("/")
+        if not value.lower().startswith(("http://", "https://")):
+            raise ValueError(f"expected an http:// or https:// address, got {value!r}")
+        return value
+
     @property
     def trusted_models_dir(self) -> Path:
         return (self.models_dir or self.model_path.parent).resolve()

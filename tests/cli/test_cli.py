@@ -340,6 +340,7 @@ def test_files_that_are_no_model_or_would_be_overwritten_get_one_line(tmp_path: 
         (["generate-data", "--out", str(tmp_path), "--train-rows", "-5"], "--train-rows"),
         (["serve", "--port", "99999"], "PORT"),
         (["series", "watch", "--port", "99999"], "WATCH_PORT"),
+        (["series", "watch", "--prometheus-url", "notaurl"], "WATCH_PROMETHEUS_URL"),
     ):
         result = runner.invoke(app, args)
         assert result.exit_code == 2, (args, result.output)
