@@ -166,7 +166,8 @@ class FeatureSchema:
                 f"feature {feature.name!r} expects a number or null, got {type(value).__name__}",
                 feature.name,
             )
-        value = float(value) if -_FLOAT_MAX <= value <= _FLOAT_MAX else math.inf
+        if value == value:  # NaN compares unequal to itself, and is named as NaN below
+            value = float(value) if -_FLOAT_MAX <= value <= _FLOAT_MAX else math.inf
         if not math.isfinite(value):
             raise InputError(
                 "non_finite",

@@ -213,6 +213,16 @@ def test_hostile_body_is_refused_with_a_reason(client, case):
 
 
 @pytest.mark.parametrize(
+    ("body", "named"),
+    [(b"null", "null"), (b"[1]", "an array"), (b'"x"', "a string"), (b"4.5", "a number"),
+     (b"true", "boolean")],
+)  # fmt: skip
+def test_a_body_that_is_no_object_is_named_as_json_names_it(client, body, named):
+    detail = assert_refused(_post(client, "/prediction", body, JSON), 422, "invalid_request")
+    assert detail["detail"] == f"expected a JSON object, got {named}"
+
+
+@pytest.mark.parametrize(
     "name", UNICODE_NAMES, ids=["rtl-override", "arabic", "hebrew", "emoji", "nul", "bom", "empty"]
 )
 @pytest.mark.parametrize("path", ["/prediction", "/predictions"])
@@ -301,6 +311,7 @@ def test_methods_not_allowed_are_405_json(client, method, path, allow):
     response = client.request(method, path)
     assert_refused(response, 405, "http_error")
     assert response.headers["allow"] == allow
+    assert response.json()["detail"] == f"{method} is not allowed on {path}; use {allow}"
     # Not a refused prediction input: the rejected-requests counter stays still.
     assert rejected_total(client) == 0
 

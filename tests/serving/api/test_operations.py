@@ -8,6 +8,13 @@ def test_health_and_readiness(client, model):
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz")
     assert ready.status_code == 200 and ready.json()["model_version"] == model[0].version
+    for path in ("/healthz", "/readyz"):  # load balancers that probe with HEAD
+        head = client.head(path)
+        assert head.status_code == 200 and head.content == b"", path
+    draining = client.app.state.draining if hasattr(client.app.state, "draining") else None
+    client.app.state.draining = True
+    assert client.head("/readyz").status_code == 503 == client.get("/readyz").status_code
+    client.app.state.draining = draining
 
 
 def test_not_ready_without_model(make_client, tmp_path):

@@ -160,8 +160,12 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
         # 404/405 from routing: plain JSON, not counted as a rejected prediction.
+        detail = str(exc.detail)
+        allow = (getattr(exc, "headers", None) or {}).get("Allow")
+        if exc.status_code == 405 and allow:
+            detail = f"{request.method} is not allowed on {request.url.path}; use {allow}"
         return json_response(
-            {"detail": str(exc.detail), "reason": "http_error"},
+            {"detail": detail, "reason": "http_error"},
             status_code=exc.status_code,
             headers=getattr(exc, "headers", None),
         )

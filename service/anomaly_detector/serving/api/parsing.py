@@ -45,10 +45,19 @@ def parse_json_body(body: bytes, content_type: str) -> dict[str, Any]:
             ) from None
         raise ApiError(422, "invalid_json", f"the body is not valid JSON: {message}") from None
     if not isinstance(payload, dict):
-        raise ApiError(
-            422, "invalid_request", f"expected a JSON object, got {type(payload).__name__}"
-        )
+        raise ApiError(422, "invalid_request", f"expected a JSON object, got {json_type(payload)}")
     return payload
+
+
+def json_type(value: Any) -> str:
+    """What JSON calls the type of a parsed value: null, boolean, number, string, array."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    return {str: "a string", list: "an array", dict: "an object"}.get(type(value), "a value")
 
 
 def _is_non_finite(exc: orjson.JSONDecodeError) -> bool:

@@ -39,6 +39,18 @@ async def readyz(request: Request, store: StoreDep) -> Response:
     return json_response({"status": "ready", "model_version": model.version})
 
 
+# HEAD, as some load balancers probe: the GET's status without a body (not in the
+# OpenAPI schema, which documents the GET).
+@router.head("/healthz", include_in_schema=False)
+async def healthz_head() -> Response:
+    return Response(status_code=200)
+
+
+@router.head("/readyz", include_in_schema=False)
+async def readyz_head(request: Request, store: StoreDep) -> Response:
+    return Response(status_code=(await readyz(request, store)).status_code)
+
+
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
 async def metrics(metrics: MetricsDep) -> Response:
     """Prometheus text exposition format."""
