@@ -117,3 +117,17 @@ def test_supervised_columns_and_explanations_of_the_flagged_rows(tmp_path) -> No
     assert first.split(":")[0] in bundle.schema.names and float(first.split(":")[1]) > 0
     with pytest.raises(InputError, match="explain must be"):
         score_csv(data, out, model_path, explain="some")
+
+
+def test_text_in_a_number_column_is_counted_across_chunks_and_said(
+    trained_bundle, messy_csv, tmp_path
+) -> None:
+    saved = trained_bundle(read_csv(messy_csv), label_column="label")
+    assert "amount_text" in saved.bundle.schema.names  # a numeric column stored as text
+    progress = io.StringIO()
+    score_csv(messy_csv, tmp_path / "o.csv", saved.model_path, chunk_rows=40, progress=progress)
+    notes = [line for line in progress.getvalue().splitlines() if line.startswith("note:")]
+    # "n/a" is a missing value to pandas; "?" and "--" are text.
+    assert notes == [
+        "note: 2 cell(s) of amount_text were not numbers (first: '?'); scored as missing"
+    ]

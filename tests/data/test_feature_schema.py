@@ -269,3 +269,11 @@ def test_numpy_scalars_from_a_data_frame_row_are_numbers_and_categories() -> Non
     for value in (np.True_, np.float64("nan")):
         with pytest.raises(InputError, match="request_rate"):
             SCHEMA.row_from_vector(["gold", value, 0.5])
+
+
+def test_unreadable_numbers_counts_text_cells_but_not_blanks_or_numbers() -> None:
+    frame = pd.DataFrame(
+        {"plan": ["x", "gold", "1"], "request_rate": ["1.5", " ", "fast"], "error_ratio": [1, 2, 3]}
+    )
+    assert SCHEMA.unreadable_numbers(frame) == {"request_rate": (1, "fast")}
+    assert SCHEMA.unreadable_numbers(frame.assign(request_rate=[1.0, None, 2.0])) == {}

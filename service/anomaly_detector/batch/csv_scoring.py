@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TextIO
 
 from anomaly_detector.bundle.io import load_bundle
+from anomaly_detector.data.feature_schema import unreadable_notes
 from anomaly_detector.data.reading import existing_file, read_csv_chunks
 from anomaly_detector.errors import InputError
 from anomaly_detector.files import atomic_write
@@ -49,9 +50,14 @@ def score_csv(
     text_columns = text_dtypes(scorer.schema)
     total = 0
 
+    unreadable: dict[str, tuple[int, str]] = {}
+
     def write(handle: TextIO) -> None:
         nonlocal total
         for index, chunk in enumerate(read_csv_chunks(data, chunk_rows, text_columns)):
+            for name, (count, first) in scorer.schema.unreadable_numbers(chunk).items():
+                seen, example = unreadable.get(name, (0, first))
+                unreadable[name] = (seen + count, example)
             chunk, _ = scored_frame(scorer, chunk, explain)
             chunk.to_csv(handle, header=index == 0, index=False)
             total += len(chunk)
@@ -60,6 +66,8 @@ def score_csv(
                 progress.flush()
         if progress is not None:
             progress.write("\n")
+            for note in unreadable_notes(unreadable):
+                progress.write(f"note: {note}\n")
 
     atomic_write(out, write, mode="w")
     return total

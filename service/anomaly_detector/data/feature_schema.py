@@ -179,6 +179,23 @@ class FeatureSchema:
 
     # -- data frames ---------------------------------------------------------
 
+    def unreadable_numbers(self, frame: pd.DataFrame) -> dict[str, tuple[int, str]]:
+        """``{feature: (cells, first)}``: text in numeric columns that is no number.
+
+        ``coerce_frame`` scores such a cell as missing (a messy export's ``n/a``); this
+        says how many there were, so a batch can tell its user rather than stay silent.
+        """
+        found = {}
+        for feature in self.features:
+            column = frame.get(feature.name)
+            if feature.is_categorical or column is None or column.dtype.kind in "biuf":
+                continue
+            text = column.astype("string").str.strip()
+            bad = text.notna() & (text != "") & pd.to_numeric(column, errors="coerce").isna()
+            if bad.any():
+                found[feature.name] = (int(bad.sum()), str(text[bad].iloc[0]))
+        return found
+
     def coerce_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Select the schema's columns in order, numeric as float64, categorical as str/NaN.
 
@@ -271,3 +288,11 @@ _FLOAT_MAX = sys.float_info.max
 
 def _quoted(names: Sequence[str]) -> str:
     return ", ".join(repr(n) for n in names)
+
+
+def unreadable_notes(found: dict[str, tuple[int, str]]) -> list[str]:
+    """``FeatureSchema.unreadable_numbers`` as sentences, one per feature."""
+    return [
+        f"{count:,} cell(s) of {name} were not numbers (first: {first!r}); scored as missing"
+        for name, (count, first) in found.items()
+    ]

@@ -371,3 +371,21 @@ def test_no_feature_value_reaches_the_logs(ui_client, caplog):
     logged = " ".join(f"{r.getMessage()} {vars(r)}" for r in records)
     for secret in ("4242.4242", "zq-secret-client", "77xq"):
         assert secret not in logged
+
+
+def test_an_upload_says_which_cells_were_no_numbers_and_refuses_a_huge_header(ui_client):
+    client = ui_client()
+    frame = labelled_traffic(n_rows=30, seed=9)
+    frame["hour_of_day"] = frame["hour_of_day"].astype(object)
+    frame.loc[[4, 7], "hour_of_day"] = ["abc", "noon"]
+    data = frame.to_csv(index=False).encode()
+    response = client.post("/ui/batch", files={"file": ("rows.csv", data, "text/csv")})
+    assert response.status_code == 200
+    (note,) = Page(response.text).find_all("p", class_="note batch-note")
+    assert (
+        note.text == "2 cell(s) of hour_of_day were not numbers (first: 'abc'); scored as missing"
+    )
+    wide = (",".join(f"c{i}" for i in range(5000)) + "\n").encode()
+    response = client.post("/ui/batch", files={"file": ("wide.csv", wide, "text/csv")})
+    assert response.status_code == 422
+    assert "5,000 columns" in Page(response.text).text("batch-refusal")

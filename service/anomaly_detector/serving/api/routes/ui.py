@@ -24,6 +24,7 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.responses import RedirectResponse, Response
 
+from anomaly_detector.data.feature_schema import unreadable_notes
 from anomaly_detector.data.reading import csv_errors
 from anomaly_detector.errors import InputError
 from anomaly_detector.scoring.scored_frame import scored_frame, text_dtypes
@@ -38,6 +39,9 @@ from anomaly_detector.settings import Settings
 
 router = APIRouter(include_in_schema=False)
 ENDPOINT = "ui"  # the endpoint label of rows scored by the page
+# Columns an uploaded header may have: a wide file is refused before pandas parses it
+# (200,000 columns took over the request deadline).
+MAX_UPLOAD_COLUMNS = 2_000
 
 
 def _links(settings: Settings) -> dict[str, str]:
@@ -138,8 +142,9 @@ def _answer(model: LoadedModel, row: list, metrics) -> tuple[dict[str, Any], str
 
 async def _scored_upload(
     request: Request, model: LoadedModel, settings: Settings
-) -> tuple[str, pd.DataFrame, Any]:
-    """(file name, scored frame, prediction) of the uploaded CSV, within the API's limits.
+) -> tuple[str, pd.DataFrame, Any, list[str]]:
+    """(file name, scored frame, prediction, notes) of the uploaded CSV, within the API's
+    limits; the notes say which cells were not numbers and were scored as missing.
 
     Raises:
         ApiError: no file, not CSV, over ``MAX_BATCH_ROWS``, or rows the model refuses.
@@ -152,6 +157,14 @@ async def _scored_upload(
     if not data.strip():
         raise ApiError(422, "empty_batch", f"{filename} is empty; send a CSV with a header row")
 
+    header = data.split(b"\n", 1)[0]
+    if header.count(b",") + 1 > MAX_UPLOAD_COLUMNS:
+        raise ApiError(
+            422, "invalid_request", f"{filename} has {header.count(b',') + 1:,} columns in its "
+            f"header; the page reads files of up to {MAX_UPLOAD_COLUMNS:,}",
+        )  # fmt: skip
+    notes: list[str] = []
+
     def score_file():
         try:
             with csv_errors(filename):
@@ -159,6 +172,7 @@ async def _scored_upload(
                                     low_memory=False)  # fmt: skip
             if frame.empty:
                 raise ApiError(422, "empty_batch", f"{filename} has no rows; send at least one")
+            notes.extend(unreadable_notes(model.bundle.schema.unreadable_numbers(frame)))
             if len(frame) > settings.max_batch_rows:
                 raise ApiError(413, "batch_too_large", f"{filename} has {len(frame)} rows; the "
                                f"limit is {settings.max_batch_rows} (MAX_BATCH_ROWS)")  # fmt: skip
@@ -172,7 +186,7 @@ async def _scored_upload(
     metrics.observe_scores(prediction.anomaly_score, prediction.is_inlier, endpoint=ENDPOINT)
     if prediction.label is not None:
         metrics.observe_labels(prediction.label, endpoint=ENDPOINT)
-    return filename, scored, prediction
+    return filename, scored, prediction, notes
 
 
 def _download_name(filename: str) -> str:
@@ -189,12 +203,13 @@ async def batch(request: Request, model: ModelDep, settings: SettingsDep) -> Res
     metrics, by the model that scored them, and the service keeps nothing between requests.
     """
     try:
-        filename, scored, prediction = await _scored_upload(request, model, settings)
+        filename, scored, prediction, notes = await _scored_upload(request, model, settings)
     except ApiError as error:
         request.app.state.admission.count(error)
         return html_response("batch.html", error.status_code, error=error, summary=None)
     view = results.batch_view(model_information(model), prediction, filename,
                               _download_name(filename))  # fmt: skip
+    view["notes"] = notes
     view["csv_base64"] = base64.b64encode(scored.to_csv(index=False).encode()).decode("ascii")
     return html_response("batch.html", error=None, summary=view)
 
