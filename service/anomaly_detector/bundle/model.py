@@ -116,7 +116,7 @@ class ModelBundle:
                 f"a threshold is an anomaly score from 0 to 1; got {threshold!r}",
             )
         self.decision = Decision(
-            float(threshold), contamination, self.decision.classes, self.decision.class_weights
+            threshold, contamination, self.decision.classes, self.decision.class_weights
         )
         self.metadata["threshold"] = self.decision.threshold
         self.metadata["decision"] = self.decision.to_dict()

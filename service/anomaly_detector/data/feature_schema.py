@@ -182,7 +182,7 @@ class FeatureSchema:
     def unreadable_numbers(self, frame: pd.DataFrame) -> dict[str, tuple[int, str]]:
         """``{feature: (cells, first)}``: text in numeric columns that is no number.
 
-        ``coerce_frame`` scores such a cell as missing (a messy export's ``n/a``); this
+        ``coerce_frame`` scores such a cell as missing (a messy export's ``?``); this
         says how many there were, so a batch can tell its user rather than stay silent.
         """
         found = {}

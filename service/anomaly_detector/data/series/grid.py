@@ -171,8 +171,8 @@ def regular(
 
 def check_grid(
     first: pd.Timestamp, last: pd.Timestamp, occupied: int, step: pd.Timedelta, source: str
-) -> int:
-    """The number of windows from ``first`` to ``last``, checked before they are allocated.
+) -> None:
+    """Check the windows from ``first`` to ``last`` before they are allocated.
 
     Raises:
         InputError: fewer than ``MIN_POINTS`` windows, or more than ``MAX_GAP_SHARE`` of
@@ -192,4 +192,3 @@ def check_grid(
             f"{source}: {windows - occupied:,} of {windows:,} windows of {step_text(step)} "
             "have no point; is the window right? (pass --window)",
         )
-    return windows

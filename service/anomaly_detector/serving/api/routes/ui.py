@@ -157,10 +157,10 @@ async def _scored_upload(
     if not data.strip():
         raise ApiError(422, "empty_batch", f"{filename} is empty; send a CSV with a header row")
 
-    header = data.split(b"\n", 1)[0]
-    if header.count(b",") + 1 > MAX_UPLOAD_COLUMNS:
+    columns = data.split(b"\n", 1)[0].count(b",") + 1
+    if columns > MAX_UPLOAD_COLUMNS:
         raise ApiError(
-            422, "invalid_request", f"{filename} has {header.count(b',') + 1:,} columns in its "
+            422, "invalid_request", f"{filename} has {columns:,} columns in its "
             f"header; the page reads files of up to {MAX_UPLOAD_COLUMNS:,}",
         )  # fmt: skip
     notes: list[str] = []
